@@ -1,0 +1,1 @@
+"""streams: Kafka Streams-style stream processing for Python."""

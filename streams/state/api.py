@@ -1,0 +1,152 @@
+"""Store protocols: what every state store implements, and what a store is given at init.
+
+Layering (outermost first), as in Kafka Streams::
+
+    KeyValueStore[K, V]          typed view: serdes, what processors and queries see
+      ChangeLoggingKeyValueStore  sends each write to the changelog (bytes)
+        InMemory/RocksDB store    bytes in, bytes out, ordered by unsigned key bytes
+
+Stores never touch a Kafka client: changelog writes go through :class:`ChangelogWriter`, which
+the runtime (or ``TopologyTestDriver``) provides through :class:`StateStoreContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: Applies a batch of changelog records (key bytes, value bytes or None for a delete) to a store.
+RestoreCallback = Callable[[list[tuple[bytes, bytes | None]]], None]
+
+
+class ChangelogWriter(Protocol):
+    """Where a logging store sends its changes; provided by the runtime, never by the store."""
+
+    def log_change(
+        self, store_name: str, key: bytes, value: bytes | None, timestamp: int
+    ) -> None:
+        """Append one change of ``store_name`` to its changelog topic (partition = task's)."""
+        ...
+
+
+class StateStoreContext(Protocol):
+    """What a store learns when its task initializes it."""
+
+    @property
+    def application_id(self) -> str:
+        """The ``application.id`` of the app that owns the store."""
+        ...
+
+    @property
+    def task_id(self) -> str:
+        """Task id such as ``"1_3"`` (sub-topology 1, partition 3)."""
+        ...
+
+    @property
+    def state_dir(self) -> Path | None:
+        """The task's directory for persistent stores (``<state.dir>/<app id>/<task id>``)."""
+        ...
+
+    @property
+    def changelog_writer(self) -> ChangelogWriter | None:
+        """Sink for changelog records, or None when nothing collects them."""
+        ...
+
+    @property
+    def timestamp(self) -> int:
+        """Timestamp of the record being processed (used to timestamp changelog records)."""
+        ...
+
+    def register(self, store: StateStore, restore: RestoreCallback) -> None:
+        """Register ``store`` so the runtime can restore it from its changelog."""
+        ...
+
+
+class StateStore(Protocol):
+    """The lifecycle every store shares."""
+
+    @property
+    def name(self) -> str:
+        """The store's name, unique within a topology."""
+        ...
+
+    @property
+    def persistent(self) -> bool:
+        """True when the store keeps its data on local disk (RocksDB)."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """True between ``init`` and ``close``."""
+        ...
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the store for one task and register it for restoration."""
+        ...
+
+    def flush(self) -> None:
+        """Make buffered writes durable (RocksDB: write the pending batch)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources."""
+        ...
+
+
+class KeyValueBytesStore(StateStore, Protocol):
+    """A key-value store over bytes, iterated in unsigned lexicographic key order (as RocksDB).
+
+    Ranges are inclusive at both ends; ``None`` for a bound means unbounded.
+    """
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def put(self, key: bytes, value: bytes | None) -> None: ...
+    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None: ...
+    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None: ...
+    def delete(self, key: bytes) -> bytes | None: ...
+    def range(self, from_key: bytes | None, to_key: bytes | None) -> Iterator[tuple[bytes, bytes]]: ...
+    def reverse_range(
+        self, from_key: bytes | None, to_key: bytes | None
+    ) -> Iterator[tuple[bytes, bytes]]: ...
+    def all(self) -> Iterator[tuple[bytes, bytes]]: ...
+    def reverse_all(self) -> Iterator[tuple[bytes, bytes]]: ...
+    def prefix_scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+    def approximate_num_entries(self) -> int: ...
+
+
+class ReadOnlyKeyValueStore(Protocol, Generic[K, V]):
+    """Typed read access: what interactive queries see."""
+
+    def get(self, key: K) -> V | None: ...
+    def range(self, from_key: K | None, to_key: K | None) -> Iterator[tuple[K, V]]: ...
+    def reverse_range(self, from_key: K | None, to_key: K | None) -> Iterator[tuple[K, V]]: ...
+    def all(self) -> Iterator[tuple[K, V]]: ...
+    def reverse_all(self) -> Iterator[tuple[K, V]]: ...
+    def prefix_scan(self, prefix: Any, prefix_serde: Any = None) -> Iterator[tuple[K, V]]: ...
+    def approximate_num_entries(self) -> int: ...
+
+
+class StoreBuilder(Protocol):
+    """Describes a store to build once per task; attached to a topology by name."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def logging_enabled(self) -> bool: ...
+
+    @property
+    def log_config(self) -> dict[str, str]:
+        """Extra topic configs for the changelog topic."""
+        ...
+
+    @property
+    def persistent(self) -> bool: ...
+
+    def build(self) -> Any:
+        """Build a fresh, un-initialized, typed store (one per task)."""
+        ...
