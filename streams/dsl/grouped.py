@@ -1,0 +1,166 @@
+"""Grouped streams and tables: the step before an aggregation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from streams.dsl.builder import UNKNOWN
+from streams.dsl.functions import require_arity, takes_key
+from streams.dsl.params import Materialized
+from streams.dsl.processors.aggregate import (
+    StreamAggregateProcessor,
+    StreamReduceProcessor,
+    TableAggregateProcessor,
+    TableReduceProcessor,
+)
+from streams.processor.api import Processor
+
+if TYPE_CHECKING:
+    from streams.dsl.builder import StreamsBuilder
+    from streams.dsl.kstream import KStream
+    from streams.dsl.ktable import KTable
+
+
+def _long_serde() -> Any:
+    from streams.serdes import Long
+
+    return Long()
+
+
+class KGroupedStream:
+    """A stream grouped by key; ``count``, ``reduce`` and ``aggregate`` make a KTable."""
+
+    def __init__(self, builder: StreamsBuilder, stream: KStream, key_serde: Any, value_serde: Any,
+                 name: str | None, repartition_required: bool) -> None:
+        self._builder = builder
+        self._stream = stream
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self._name = name
+        self._repartition_required = repartition_required
+
+    def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
+                   name: str | None, value_serde: Any,
+                   make: Callable[[str, str], Processor]) -> KTable:
+        from streams.dsl.kstream import KStream
+        from streams.dsl.ktable import KTable
+
+        b = self._builder
+        m = materialized or Materialized()
+        store = m.name or b.new_name(store_prefix)
+        ks = m.key_serde if m.key_serde is not None else self.key_serde
+        vs = m.value_serde if m.value_serde is not None else value_serde
+        node = b.name_or_new(name, prefix)
+        parent = self._stream
+        if self._repartition_required:
+            base = self._name or store
+            src = parent._repartition_through(base, ks, self.value_serde, filter_null_keys=True)
+            parent = KStream(b, src, ks, self.value_serde, False)
+        b.topology.add_processor(node, lambda: make(store, node), parent.node)
+        if ks is UNKNOWN:
+            b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
+        if vs is UNKNOWN:
+            b.topology.require_serde(node, "value", f"its store {store!r} holds computed values")
+        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
+        return KTable(b, node, ks, vs, store_name=store)
+
+    def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Count records per key (records with a None key or value are skipped and logged)."""
+        m = materialized or Materialized()
+        vs = m.value_serde if m.value_serde is not None else _long_serde()
+        return self._aggregate(
+            "KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", m, name, vs,
+            lambda store, node: StreamAggregateProcessor(store, node, lambda: 0,
+                                                         lambda v, agg: agg + 1, False),
+        )
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: Materialized | None = None,
+               name: str | None = None) -> KTable:
+        """Combine values per key: ``reducer(aggregate, value)``."""
+        require_arity(reducer, 2, "reduce", "reducer(aggregate, value)")
+        return self._aggregate(
+            "KSTREAM-REDUCE-", "KSTREAM-REDUCE-STATE-STORE-", materialized, name, self.value_serde,
+            lambda store, node: StreamReduceProcessor(store, node, reducer),
+        )
+
+    def aggregate(self, initializer: Callable[[], Any], aggregator: Callable[..., Any],
+                  materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Fold values per key: ``aggregator(key, value, agg)`` or ``aggregator(value, agg)``,
+        starting from ``initializer()``."""
+        require_arity(initializer, 0, "aggregate", "initializer()")
+        wk = takes_key(aggregator, 2, "aggregate")
+        return self._aggregate(
+            "KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized, name, UNKNOWN,
+            lambda store, node: StreamAggregateProcessor(store, node, initializer, aggregator, wk),
+        )
+
+    def windowed_by(self, windows: Any) -> Any:
+        """Windowed aggregation: not built yet (windowing is its own piece of work)."""
+        raise NotImplementedError("windowed_by is not implemented yet")
+
+
+class KGroupedTable:
+    """A re-grouped table: aggregations take an adder and a subtractor, so that an update
+    retracts the old value from its group before adding the new one."""
+
+    def __init__(self, builder: StreamsBuilder, source: str, key_serde: Any, value_serde: Any) -> None:
+        self._builder = builder
+        self._source = source
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+
+    def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
+                   name: str | None, value_serde: Any,
+                   make: Callable[[str, str], Processor]) -> KTable:
+        from streams.dsl.ktable import KTable
+
+        b = self._builder
+        m = materialized or Materialized()
+        store = m.name or b.new_name(store_prefix)
+        ks = m.key_serde if m.key_serde is not None else self.key_serde
+        vs = m.value_serde if m.value_serde is not None else value_serde
+        node = b.name_or_new(name, prefix)
+        b.topology.add_processor(node, lambda: make(store, node), self._source)
+        if ks is UNKNOWN:
+            b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
+        if vs is UNKNOWN:
+            b.topology.require_serde(node, "value", f"its store {store!r} holds computed values")
+        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
+        return KTable(b, node, ks, vs, store_name=store)
+
+    def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Number of table rows per group (goes down when rows leave the group)."""
+        m = materialized or Materialized()
+        vs = m.value_serde if m.value_serde is not None else _long_serde()
+        return self._aggregate(
+            "KTABLE-AGGREGATE-", "KTABLE-AGGREGATE-STATE-STORE-", m, name, vs,
+            lambda store, node: TableAggregateProcessor(
+                store, node, lambda: 0, lambda v, agg: agg + 1, lambda v, agg: agg - 1, False),
+        )
+
+    def reduce(self, adder: Callable[[Any, Any], Any], subtractor: Callable[[Any, Any], Any],
+               materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """``adder(agg, new_value)`` and ``subtractor(agg, old_value)`` per group."""
+        require_arity(adder, 2, "reduce", "adder(aggregate, value)")
+        require_arity(subtractor, 2, "reduce", "subtractor(aggregate, value)")
+        return self._aggregate(
+            "KTABLE-REDUCE-", "KTABLE-REDUCE-STATE-STORE-", materialized, name, self.value_serde,
+            lambda store, node: TableReduceProcessor(store, node, adder, subtractor),
+        )
+
+    def aggregate(self, initializer: Callable[[], Any], adder: Callable[..., Any],
+                  subtractor: Callable[..., Any], materialized: Materialized | None = None,
+                  name: str | None = None) -> KTable:
+        """``adder(key, value, agg)``/``subtractor(key, value, agg)`` (or without the key)."""
+        require_arity(initializer, 0, "aggregate", "initializer()")
+        wk = takes_key(adder, 2, "aggregate")
+        if takes_key(subtractor, 2, "aggregate") != wk:
+            from streams.errors import TopologyError
+
+            raise TopologyError("aggregate: adder and subtractor must take the same arguments")
+        return self._aggregate(
+            "KTABLE-AGGREGATE-", "KTABLE-AGGREGATE-STATE-STORE-", materialized, name, UNKNOWN,
+            lambda store, node: TableAggregateProcessor(store, node, initializer, adder,
+                                                        subtractor, wk),
+        )

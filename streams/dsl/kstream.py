@@ -1,0 +1,307 @@
+"""KStream: an unbounded stream of key-value records, and the operations on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from streams.dsl.builder import UNKNOWN
+from streams.dsl.functions import require_arity, takes_key
+from streams.dsl.params import Branched, Grouped, Materialized, Produced, Repartitioned
+from streams.dsl.processors import stateless as sl
+from streams.errors import TopologyError
+from streams.processor.api import Processor
+
+if TYPE_CHECKING:
+    from streams.dsl.builder import StreamsBuilder
+    from streams.dsl.grouped import KGroupedStream
+    from streams.dsl.ktable import KTable
+
+
+class KStream:
+    """A stream of records. Operations return new KStreams; nothing runs until the topology
+    is started (``KafkaStreams``) or driven (``TopologyTestDriver``).
+
+    Functions may take the value alone or the key and the value: ``filter(lambda v: v > 0)``
+    and ``filter(lambda k, v: k != "x")`` both work.
+    """
+
+    def __init__(self, builder: StreamsBuilder, node: str, key_serde: Any, value_serde: Any,
+                 repartition_required: bool) -> None:
+        self._builder = builder
+        self.node = node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.repartition_required = repartition_required
+
+    # ------------------------------------------------------------------ helpers
+    def _add(self, prefix: str, name: str | None, make: Callable[[str], Processor],
+             *, key_serde: Any = None, value_serde: Any = None, key_changed: bool = False,
+             same_key_serde: bool = True, same_value_serde: bool = True) -> KStream:
+        node = self._builder.name_or_new(name, prefix)
+        self._builder.topology.add_processor(node, lambda: make(node), self.node)
+        ks = self.key_serde if same_key_serde else (key_serde if key_serde is not None else UNKNOWN)
+        vs = (self.value_serde if same_value_serde
+              else (value_serde if value_serde is not None else UNKNOWN))
+        return KStream(self._builder, node, ks, vs, self.repartition_required or key_changed)
+
+    # ------------------------------------------------------------------ stateless
+    def filter(self, predicate: Callable[..., Any], name: str | None = None) -> KStream:
+        """Keep records for which ``predicate(value)`` (or ``predicate(key, value)``) is true."""
+        wk = takes_key(predicate, 1, "filter")
+        return self._add("KSTREAM-FILTER-", name, lambda n: sl.FilterProcessor(predicate, wk, False))
+
+    def filter_not(self, predicate: Callable[..., Any], name: str | None = None) -> KStream:
+        """Drop records for which the predicate is true."""
+        wk = takes_key(predicate, 1, "filter_not")
+        return self._add("KSTREAM-FILTER-", name, lambda n: sl.FilterProcessor(predicate, wk, True))
+
+    def map_values(self, mapper: Callable[..., Any], name: str | None = None) -> KStream:
+        """Replace each value by ``mapper(value)`` (or ``mapper(key, value)``)."""
+        wk = takes_key(mapper, 1, "map_values")
+        return self._add("KSTREAM-MAPVALUES-", name, lambda n: sl.MapValuesProcessor(mapper, wk),
+                         same_value_serde=False)
+
+    def map(self, mapper: Callable[[Any, Any], tuple[Any, Any]], name: str | None = None) -> KStream:
+        """Replace key and value: ``mapper(key, value) -> (new_key, new_value)``."""
+        require_arity(mapper, 2, "map", "mapper(key, value) -> (key, value)")
+        return self._add("KSTREAM-MAP-", name, lambda n: sl.MapProcessor(mapper, n),
+                         key_changed=True, same_key_serde=False, same_value_serde=False)
+
+    def flat_map(self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]],
+                 name: str | None = None) -> KStream:
+        """Zero or more ``(key, value)`` pairs per record."""
+        require_arity(mapper, 2, "flat_map", "mapper(key, value) -> iterable of (key, value)")
+        return self._add("KSTREAM-FLATMAP-", name, lambda n: sl.FlatMapProcessor(mapper, n),
+                         key_changed=True, same_key_serde=False, same_value_serde=False)
+
+    def flat_map_values(self, mapper: Callable[..., Iterable[Any]], name: str | None = None) -> KStream:
+        """Zero or more values per record, each keeping the record's key."""
+        wk = takes_key(mapper, 1, "flat_map_values")
+        return self._add("KSTREAM-FLATMAPVALUES-", name,
+                         lambda n: sl.FlatMapValuesProcessor(mapper, wk), same_value_serde=False)
+
+    def select_key(self, selector: Callable[..., Any], name: str | None = None) -> KStream:
+        """Set the key to ``selector(value)`` (or ``selector(key, value)``)."""
+        wk = takes_key(selector, 1, "select_key")
+        return self._add("KSTREAM-KEY-SELECT-", name, lambda n: sl.SelectKeyProcessor(selector, wk),
+                         key_changed=True, same_key_serde=False)
+
+    def peek(self, action: Callable[..., Any], name: str | None = None) -> KStream:
+        """Call ``action`` on each record and pass it on unchanged."""
+        wk = takes_key(action, 1, "peek")
+        return self._add("KSTREAM-PEEK-", name, lambda n: sl.PeekProcessor(action, wk, True))
+
+    def foreach(self, action: Callable[..., Any], name: str | None = None) -> None:
+        """Call ``action`` on each record (terminal)."""
+        wk = takes_key(action, 1, "foreach")
+        self._add("KSTREAM-FOREACH-", name, lambda n: sl.PeekProcessor(action, wk, False))
+
+    def merge(self, other: KStream, name: str | None = None) -> KStream:
+        """Interleave this stream and ``other``."""
+        if other._builder is not self._builder:
+            raise TopologyError("merge: both streams must come from the same StreamsBuilder")
+        node = self._builder.name_or_new(name, "KSTREAM-MERGE-")
+        self._builder.topology.add_processor(node, sl.PassThroughProcessor, self.node, other.node)
+        ks = self.key_serde if self.key_serde is other.key_serde else UNKNOWN
+        vs = self.value_serde if self.value_serde is other.value_serde else UNKNOWN
+        if self.key_serde is None and other.key_serde is None:
+            ks = None
+        if self.value_serde is None and other.value_serde is None:
+            vs = None
+        return KStream(self._builder, node, ks, vs,
+                       self.repartition_required or other.repartition_required)
+
+    def split(self, name: str | None = None) -> BranchedKStream:
+        """Route records to named branches by predicate; see :class:`BranchedKStream`."""
+        return BranchedKStream(self, name or "")
+
+    # ------------------------------------------------------------------ processor API
+    def process(self, supplier: Callable[[], Processor], stores: Iterable[str] = (),
+                name: str | None = None) -> KStream:
+        """Run a custom Processor (made per task by ``supplier``) with access to ``stores``."""
+        node = self._builder.name_or_new(name, "KSTREAM-PROCESSOR-")
+        topo = self._builder.topology
+        topo.add_processor(node, supplier, self.node)
+        store_list = list(stores)
+        if store_list:
+            topo.connect_processor_and_state_stores(node, *store_list)
+        return KStream(self._builder, node, UNKNOWN, UNKNOWN, True)
+
+    def process_values(self, supplier: Callable[[], Processor], stores: Iterable[str] = (),
+                       name: str | None = None) -> KStream:
+        """Like :meth:`process`, but forwarded records keep their input key (no repartition)."""
+        node = self._builder.name_or_new(name, "KSTREAM-PROCESSVALUES-")
+        topo = self._builder.topology
+        topo.add_processor(node, lambda: sl.FixedKeyProcessorAdapter(supplier()), self.node)
+        store_list = list(stores)
+        if store_list:
+            topo.connect_processor_and_state_stores(node, *store_list)
+        return KStream(self._builder, node, self.key_serde, UNKNOWN, self.repartition_required)
+
+    # ------------------------------------------------------------------ sinks
+    def to(self, topic: str | Callable[[Any, Any, Any], str], produced: Produced | None = None) -> None:
+        """Write the stream to ``topic``, or to the topic ``topic(key, value, record)`` names."""
+        p = produced or Produced()
+        node = self._builder.name_or_new(p.name, "KSTREAM-SINK-")
+        ks = p.key_serde if p.key_serde is not None else self.key_serde
+        vs = p.value_serde if p.value_serde is not None else self.value_serde
+        self._require(node, ks, vs, f"it writes to {topic if isinstance(topic, str) else 'a chosen topic'}")
+        self._builder.topology.add_sink(
+            node, topic, self.node, key_serde=None if ks is UNKNOWN else ks,
+            value_serde=None if vs is UNKNOWN else vs, partitioner=p.partitioner,
+        )
+
+    def _require(self, node: str, ks: Any, vs: Any, why: str) -> None:
+        topo = self._builder.topology
+        if ks is UNKNOWN:
+            topo.require_serde(node, "key", f"{why} after an operation that changed the key")
+        if vs is UNKNOWN:
+            topo.require_serde(node, "value", f"{why} after an operation that changed the value")
+
+    def repartition(self, repartitioned: Repartitioned | None = None) -> KStream:
+        """Write through a new internal topic (``<application.id>-<name>-repartition``)."""
+        r = repartitioned or Repartitioned()
+        base = self._builder.name_or_new(r.name, "KSTREAM-REPARTITION-")
+        ks = r.key_serde if r.key_serde is not None else self.key_serde
+        vs = r.value_serde if r.value_serde is not None else self.value_serde
+        node = self._repartition_through(base, ks, vs, filter_null_keys=False,
+                                         partitions=r.num_partitions, partitioner=r.partitioner)
+        return KStream(self._builder, node, ks, vs, False)
+
+    def _repartition_through(self, base: str, ks: Any, vs: Any, *, filter_null_keys: bool,
+                             partitions: int | None = None, partitioner: Any = None) -> str:
+        """Insert filter -> sink -> internal topic -> source; returns the source node name."""
+        b = self._builder
+        topo = b.topology
+        topic = f"{base}-repartition"
+        parent = self.node
+        if filter_null_keys:
+            fname = f"{topic}-filter"
+            b.next_index()
+            topo.add_processor(fname, lambda: sl.NullKeyFilterProcessor(fname), parent)
+            parent = fname
+        sink = f"{topic}-sink"
+        source = f"{topic}-source"
+        b.next_index()
+        b.next_index()
+        self._require(sink, ks, vs, f"it writes to repartition topic {topic!r}")
+        topo.add_internal_topic(topic, "repartition", partitions)
+        kser = None if ks is UNKNOWN else ks
+        vser = None if vs is UNKNOWN else vs
+        topo.add_sink(sink, topic, parent, key_serde=kser, value_serde=vser, partitioner=partitioner)
+        topo.add_source(source, [topic], key_serde=kser, value_serde=vser)
+        return source
+
+    def to_table(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """The latest value per key as a KTable (None values delete)."""
+        from streams.dsl.ktable import KTable
+        from streams.dsl.processors.aggregate import TableSourceProcessor
+
+        m = materialized or Materialized()
+        ks = m.key_serde if m.key_serde is not None else self.key_serde
+        vs = m.value_serde if m.value_serde is not None else self.value_serde
+        b = self._builder
+        node = b.name_or_new(name, "KSTREAM-TOTABLE-")
+        store = m.name or b.new_name("KSTREAM-TOTABLE-STATE-STORE-")
+        parent = self
+        if self.repartition_required:
+            src = self._repartition_through(store, ks, vs, filter_null_keys=True)
+            parent = KStream(b, src, ks, vs, False)
+        b.topology.add_processor(node, lambda: TableSourceProcessor(store, node), parent.node)
+        self._require(node, ks, vs, f"it materializes store {store!r}")
+        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
+        return KTable(b, node, ks, vs, store_name=store)
+
+    # ------------------------------------------------------------------ grouping
+    def group_by_key(self, grouped: Grouped | None = None) -> KGroupedStream:
+        """Group by the current key (repartitions first if an earlier step changed the key)."""
+        from streams.dsl.grouped import KGroupedStream
+
+        g = grouped or Grouped()
+        ks = g.key_serde if g.key_serde is not None else self.key_serde
+        vs = g.value_serde if g.value_serde is not None else self.value_serde
+        return KGroupedStream(self._builder, self, ks, vs, g.name, self.repartition_required)
+
+    def group_by(self, selector: Callable[..., Any], grouped: Grouped | None = None) -> KGroupedStream:
+        """Group by ``selector(value)`` (or ``selector(key, value)``); always repartitions."""
+        from streams.dsl.grouped import KGroupedStream
+
+        g = grouped or Grouped()
+        keyed = self.select_key(selector)
+        # Kafka Streams names the key-select node after the grouping step, not the user's name
+        ks = g.key_serde if g.key_serde is not None else UNKNOWN
+        vs = g.value_serde if g.value_serde is not None else self.value_serde
+        return KGroupedStream(self._builder, keyed, ks, vs, g.name, True)
+
+    def __repr__(self) -> str:
+        return f"KStream(node={self.node!r})"
+
+
+class BranchedKStream:
+    """What ``split()`` returns: add branches, then finish with ``default_branch()`` or
+    ``no_default_branch()`` to get a dict of branch name -> KStream.
+
+    Example::
+
+        branches = (stream.split(name="route-")
+                    .branch(lambda v: v > 0, name="positive")
+                    .default_branch(name="rest"))
+        branches["route-positive"].to("positives")
+    """
+
+    def __init__(self, stream: KStream, prefix: str) -> None:
+        self._stream = stream
+        b = stream._builder
+        # branch names are the splitter's name plus the branch's name (or position)
+        self._node = b.name_or_new(prefix or None, "KSTREAM-BRANCH-")
+        self._prefix = self._node
+        self._branches: list[tuple[Callable[..., Any], bool, str, Branched]] = []
+        self._done = False
+
+    def branch(self, predicate: Callable[..., Any], branched: Branched | None = None, *,
+               name: str | None = None) -> BranchedKStream:
+        """Records matching ``predicate`` (and no earlier branch) go to this branch."""
+        if self._done:
+            raise TopologyError("split(): no branch can be added after the default branch")
+        br = branched or Branched(name=name)
+        wk = takes_key(predicate, 1, "split().branch")
+        suffix = br.name if br.name is not None else str(len(self._branches) + 1)
+        self._branches.append((predicate, wk, self._prefix + suffix, br))
+        return self
+
+    def _finish(self, default: Branched | None) -> dict[str, Any]:
+        if self._done:
+            raise TopologyError("split(): already finished")
+        self._done = True
+        b = self._stream._builder
+        topo = b.topology
+        default_name = None
+        if default is not None:
+            default_name = self._prefix + (default.name if default.name is not None else "0")
+        names = [n for _, _, n, _ in self._branches] + ([default_name] if default_name else [])
+        if len(set(names)) != len(names):
+            raise TopologyError(f"split(): branch names must be unique, got {names}")
+        preds = [(p, wk, n) for p, wk, n, _ in self._branches]
+        topo.add_processor(self._node, lambda: sl.BranchProcessor(preds, default_name), self._stream.node)
+        out: dict[str, Any] = {}
+        all_branches = [(n, br) for _, _, n, br in self._branches]
+        if default is not None and default_name is not None:
+            all_branches.append((default_name, default))
+        s = self._stream
+        for bname, br in all_branches:
+            topo.add_processor(bname, sl.PassThroughProcessor, self._node)
+            b.next_index()
+            child = KStream(b, bname, s.key_serde, s.value_serde, s.repartition_required)
+            result = br.chain(child) if br.chain is not None else child
+            if result is not None:
+                out[bname] = result
+        return out
+
+    def default_branch(self, branched: Branched | None = None, *, name: str | None = None) -> dict[str, Any]:
+        """Finish: records matching no branch go to the default branch."""
+        return self._finish(branched or Branched(name=name))
+
+    def no_default_branch(self) -> dict[str, Any]:
+        """Finish without a default branch: records matching no branch are not forwarded."""
+        return self._finish(None)

@@ -1,0 +1,159 @@
+"""Parameter objects of the DSL, named as in Kafka Streams: Consumed, Produced, Grouped,
+Materialized, Repartitioned, Named, Branched.
+
+All take keyword arguments; ``None`` means "not given" (inherit from upstream, or use the
+config's default serde)::
+
+    builder.stream("lines", Consumed(key_serde=serdes.String(), value_serde=serdes.String()))
+    counts = grouped.count(Materialized(name="counts", store_type="in_memory"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name for one DSL operation's processor node."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """How to read a source topic: serdes, timestamp extractor, offset reset, node name."""
+
+    key_serde: Any = None
+    value_serde: Any = None
+    timestamp_extractor: Any = None
+    offset_reset: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any) -> Consumed:
+        """Kafka Streams' ``Consumed.with(keySerde, valueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde)
+
+
+@dataclass(frozen=True)
+class Produced:
+    """How to write to a topic: serdes, partitioner ``(topic, key, value, n) -> int``, name."""
+
+    key_serde: Any = None
+    value_serde: Any = None
+    partitioner: Callable[[str, Any, Any, int], int | None] | None = None
+    name: str | None = None
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any) -> Produced:
+        """Kafka Streams' ``Produced.with(keySerde, valueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde)
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Serdes and the name (repartition topic ``<name>-repartition``) of a grouping."""
+
+    key_serde: Any = None
+    value_serde: Any = None
+    name: str | None = None
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any) -> Grouped:
+        """Kafka Streams' ``Grouped.with(keySerde, valueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde)
+
+
+@dataclass(frozen=True)
+class Repartitioned:
+    """Serdes, name and partition count of an explicit ``repartition()``."""
+
+    key_serde: Any = None
+    value_serde: Any = None
+    name: str | None = None
+    num_partitions: int | None = None
+    partitioner: Callable[[str, Any, Any, int], int | None] | None = None
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """Names and configures the store behind a KTable or aggregation.
+
+    ``store_type`` is ``"rocksdb"`` (persistent) or ``"in_memory"``; None follows
+    ``default.dsl.store``. ``logging=False`` turns the changelog off; ``log_config`` adds topic
+    configs to it. ``caching`` is accepted for Kafka Streams compatibility (no record cache yet).
+    ``retention_ms`` applies to window/session stores.
+    """
+
+    name: str | None = None
+    key_serde: Any = None
+    value_serde: Any = None
+    store_type: str | None = None
+    logging: bool = True
+    log_config: dict[str, str] = field(default_factory=dict)
+    caching: bool = True
+    retention_ms: int | None = None
+    store_supplier: Any = None
+
+    @classmethod
+    def as_(cls, name: str) -> Materialized:
+        """Kafka Streams' ``Materialized.as(storeName)``."""
+        return cls(name=name)
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any) -> Materialized:
+        """Kafka Streams' ``Materialized.with(keySerde, valueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde)
+
+    def with_key_serde(self, serde: Any) -> Materialized:
+        """A copy with the key serde set."""
+        return replace(self, key_serde=serde)
+
+    def with_value_serde(self, serde: Any) -> Materialized:
+        """A copy with the value serde set."""
+        return replace(self, value_serde=serde)
+
+    def with_logging_disabled(self) -> Materialized:
+        """A copy without a changelog topic."""
+        return replace(self, logging=False)
+
+    def with_logging_enabled(self, config: dict[str, str] | None = None) -> Materialized:
+        """A copy with a changelog topic (and extra topic configs)."""
+        return replace(self, logging=True, log_config=dict(config or {}))
+
+    def with_caching_disabled(self) -> Materialized:
+        """Accepted for compatibility; streams forwards every update (no record cache yet)."""
+        return replace(self, caching=False)
+
+    def with_caching_enabled(self) -> Materialized:
+        """Accepted for compatibility; streams forwards every update (no record cache yet)."""
+        return replace(self, caching=True)
+
+    def with_store_type(self, store_type: str) -> Materialized:
+        """A copy with ``"rocksdb"`` or ``"in_memory"`` storage."""
+        return replace(self, store_type=store_type)
+
+
+@dataclass(frozen=True)
+class Branched:
+    """A branch of ``split()``: its name suffix and an optional function applied to it.
+
+    ``chain`` receives the branch's KStream; what it returns (if not None) is put in the
+    result dict instead.
+    """
+
+    name: str | None = None
+    chain: Callable[[Any], Any] | None = None
+
+    @classmethod
+    def as_(cls, name: str) -> Branched:
+        """Kafka Streams' ``Branched.as(name)``."""
+        return cls(name=name)
+
+    @classmethod
+    def with_function(cls, chain: Callable[[Any], Any], name: str | None = None) -> Branched:
+        """Kafka Streams' ``Branched.withFunction(fn)``."""
+        return cls(name=name, chain=chain)

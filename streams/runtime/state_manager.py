@@ -1,0 +1,131 @@
+"""Per-task store management: build the task's stores, give them their context, route their
+changelog writes, and flush/close them. Restoration from changelogs is driven by the runtime
+through :attr:`TaskStateManager.registered`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from streams.errors import StateStoreError
+from streams.state.api import RestoreCallback
+
+if TYPE_CHECKING:
+    from streams.runtime.collector import RecordCollector
+    from streams.runtime.context import TaskContext
+
+
+class TaskChangelogWriter:
+    """Sends a store's changes to ``<application.id>-<store>-changelog``, partition = task's."""
+
+    __slots__ = ("_partition", "_send", "_topics")
+
+    def __init__(self, collector: RecordCollector, topics: dict[str, str], partition: int) -> None:
+        self._send = collector.send
+        self._topics = topics
+        self._partition = partition
+
+    def log_change(self, store_name: str, key: bytes, value: bytes | None, timestamp: int) -> None:
+        """Append one change to the store's changelog partition."""
+        self._send(self._topics[store_name], key, value, None, timestamp, self._partition)
+
+
+class _StoreContext:
+    """The StateStoreContext given to one store of one task."""
+
+    def __init__(self, manager: TaskStateManager, logging_enabled: bool) -> None:
+        self._manager = manager
+        self._logging = logging_enabled
+
+    @property
+    def application_id(self) -> str:
+        return self._manager.shared.application_id
+
+    @property
+    def task_id(self) -> str:
+        return self._manager.shared.task_id
+
+    @property
+    def state_dir(self) -> Path | None:
+        return self._manager.task_dir()
+
+    @property
+    def changelog_writer(self) -> Any:
+        return self._manager.changelog_writer if self._logging else None
+
+    @property
+    def timestamp(self) -> int:
+        return self._manager.shared.timestamp
+
+    @property
+    def app_config(self) -> Any:
+        return self._manager.shared.app_config
+
+    def register(self, store: Any, restore: RestoreCallback) -> None:
+        self._manager.registered[store.name] = (store, restore)
+
+
+class TaskStateManager:
+    """Owns the stores of one task."""
+
+    def __init__(
+        self,
+        shared: TaskContext,
+        builders: dict[str, Any],
+        changelog_topics: dict[str, str],
+        partition: int,
+        collector: RecordCollector,
+        default_serdes: Callable[[], tuple[Any, Any]],
+    ) -> None:
+        self.shared = shared
+        self.builders = builders
+        self.changelog_topics = changelog_topics
+        self.partition = partition
+        self.changelog_writer = TaskChangelogWriter(collector, changelog_topics, partition)
+        self.stores: dict[str, Any] = {}
+        #: store name -> (bytes store, restore callback), filled as stores register
+        self.registered: dict[str, tuple[Any, RestoreCallback]] = {}
+        self._default_serdes = default_serdes
+
+    def task_dir(self) -> Path | None:
+        """``<state.dir>/<application.id>/<task id>``, created on first use."""
+        root = self.shared.state_dir
+        if root is None:
+            return None
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def init_stores(self) -> None:
+        """Build and open every store of the task."""
+        key_default, value_default = self._default_serdes()
+        for name, builder in self.builders.items():
+            if hasattr(builder, "with_default_serdes"):
+                builder = builder.with_default_serdes(key_default, value_default)
+            store = builder.build()
+            ctx = _StoreContext(self, bool(getattr(builder, "logging_enabled", False)))
+            try:
+                store.init(ctx)
+            except StateStoreError:
+                raise
+            except Exception as exc:
+                raise StateStoreError(
+                    f"state store {name!r} of task {self.shared.task_id} failed to open: {exc}"
+                ) from exc
+            self.stores[name] = store
+
+    def flush(self) -> None:
+        """Flush every store (RocksDB: write the pending batch)."""
+        for store in self.stores.values():
+            store.flush()
+
+    def close(self) -> None:
+        """Close every store, even if one fails; re-raise the first failure."""
+        first: BaseException | None = None
+        for store in self.stores.values():
+            try:
+                store.close()
+            except BaseException as exc:
+                first = first or exc
+        if first is not None:
+            raise first
