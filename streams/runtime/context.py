@@ -129,13 +129,13 @@ class NodeContext:
             for fn in self._children:
                 fn(record)
         else:
-            fn = self._by_name.get(child)
-            if fn is None:
+            named = self._by_name.get(child)
+            if named is None:
                 raise StreamsError(
                     f"processor {self.node_name!r} forwarded to {child!r}, which is not one of its "
                     f"children ({', '.join(self._by_name) or 'none'})"
                 )
-            fn(record)
+            named(record)
 
     def schedule(
         self, interval_ms: int, punctuation_type: PunctuationType, callback: Punctuator

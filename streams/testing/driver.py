@@ -323,11 +323,11 @@ class TopologyTestDriver:
                     worked = True
             while pending:
                 rec = pending.popleft()
-                task = self._task_by_topic.get(rec.topic)
-                if task is not None:
+                reader = self._task_by_topic.get(rec.topic)
+                if reader is not None:
                     offset = self._offsets.get(rec.topic, 0)
                     self._offsets[rec.topic] = offset + 1
-                    task.add_records((rec.topic, 0), [_Message(
+                    reader.add_records((rec.topic, 0), [_Message(
                         rec.topic, 0, offset, rec.timestamp, rec.key, rec.value, rec.headers)])
                     worked = True
             if not worked:

@@ -10,6 +10,7 @@ Built by :class:`streams.StreamsBuilder`, or by hand with the Processor API::
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -307,7 +308,7 @@ class Topology:
                 for p in node.parents:
                     union(node.name, p)
         for users in self._store_users.values():
-            for a, b in zip(users, users[1:]):
+            for a, b in itertools.pairwise(users):
                 union(a, b)
 
         groups: dict[str, list[str]] = {}
