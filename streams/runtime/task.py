@@ -229,6 +229,10 @@ class Task:
         self.dropped_records = 0
         self.initialized = False
         self.closed = False
+        #: changelog offsets read from the task's checkpoint file when it was created
+        self.checkpoint: dict[TopicPartition, int] = {}
+        #: persistent stores whose directories existed before the task opened them
+        self.stores_existed: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -271,6 +275,12 @@ class Task:
     # ------------------------------------------------------------------ input
     def add_records(self, partition: TopicPartition, messages: Iterable[Any]) -> int:
         """Buffer messages of one input partition; returns the partition's buffered count."""
+        q = self.queue(partition)
+        q.extend(messages)
+        return len(q)
+
+    def queue(self, partition: TopicPartition) -> deque[Any]:
+        """The buffer of one input partition (the stream thread appends to it directly)."""
         q = self._queues.get(partition)
         if q is None:
             if partition[0] not in self._sources:
@@ -278,8 +288,7 @@ class Task:
                     f"task {self.name} got records of {partition[0]!r}, which it does not read"
                 )
             q = self._queues[partition] = deque()
-        q.extend(messages)
-        return len(q)
+        return q
 
     def buffered(self) -> int:
         """Records waiting in this task's queues."""
@@ -487,6 +496,23 @@ class Task:
     def consumed_offsets(self) -> dict[TopicPartition, int]:
         """Last processed offset per input partition."""
         return dict(self._consumed)
+
+    def close_dirty(self) -> None:
+        """Close without flushing: uncommitted store writes are discarded where the store can,
+        so local state matches the last commit; errors are logged, not raised."""
+        if self.closed:
+            return
+        for bytes_store, _ in self.state.registered.values():
+            discard = getattr(bytes_store, "discard_pending", None)
+            if discard is not None:
+                try:
+                    discard()
+                except Exception as exc:
+                    log.warning("task %s: discarding pending writes failed: %s", self.name, exc)
+        try:
+            self.close()
+        except BaseException as exc:
+            log.warning("task %s: dirty close failed: %s", self.name, exc)
 
     def close(self) -> None:
         """Close processors then stores; the first error is re-raised after all are closed."""

@@ -277,7 +277,9 @@ class Topology:
     @staticmethod
     def changelog_topic(application_id: str, store: str) -> str:
         """``<application.id>-<store>-changelog``."""
-        return f"{application_id}-{store}-changelog"
+        from streams.state.api import changelog_topic
+
+        return changelog_topic(application_id, store)
 
     def subtopologies(self) -> list[SubTopology]:
         """Connected components of the graph, numbered in the order their first node was added.
