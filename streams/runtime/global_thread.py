@@ -1,0 +1,129 @@
+"""Global tables: every instance reads all partitions of each global topic into its own store.
+
+Start-up reads each global topic from the beginning to its current end before any stream
+thread starts (so joins see a complete table), then a background thread keeps applying new
+records. The same :class:`~streams.runtime.task.Task` code processes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from streams.config import StreamsConfig
+from streams.errors import StreamsError
+from streams.runtime.task import Task, TaskId
+from streams.topology.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class _NoCollector:
+    def send(self, topic: str, *args: Any, **kwargs: Any) -> None:
+        raise StreamsError(f"a global store processor tried to write to topic {topic!r}")
+
+    def partitions_for(self, topic: str) -> int | None:
+        return None
+
+
+class GlobalStreamThread(threading.Thread):
+    """Maintains the global stores of one KafkaStreams instance."""
+
+    def __init__(self, topology: Topology, config: StreamsConfig, state_root: Path,
+                 client_id: str) -> None:
+        super().__init__(name=f"{client_id}-GlobalStreamThread", daemon=True)
+        self.config = config
+        self.topology = topology
+        app_id = config["application.id"]
+        self.tasks: list[Task] = []
+        for sub in topology.subtopologies():
+            if sub.is_global:
+                tid = TaskId(sub.id, -1)
+                self.tasks.append(Task(tid, topology, sub, config, _NoCollector(),
+                                       wall_clock=lambda: int(time.time() * 1000),
+                                       state_dir=state_root / "global"))
+        self._by_topic = {t: task for task in self.tasks for t in task.source_topics}
+        cfg: dict[str, Any] = {
+            "bootstrap.servers": config["bootstrap.servers"],
+            "group.id": f"{app_id}-global",
+            "client.id": f"{client_id}-global-consumer",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+        cfg.update(config.client_config("consumer."))
+        cfg.update(config.client_config("global.consumer."))
+        self._consumer = Consumer(cfg)
+        self._stop = threading.Event()
+        self.failure: BaseException | None = None
+        self.stores: dict[str, Any] = {}
+
+    def bootstrap(self, timeout: float = 300.0) -> None:
+        """Open the stores and read every global topic up to its current end."""
+        for task in self.tasks:
+            task.initialize()
+            task.init_processors()
+            self.stores.update(task.stores)
+        tps: list[TopicPartition] = []
+        ends: dict[tuple[str, int], int] = {}
+        for topic in self._by_topic:
+            md = self._consumer.list_topics(topic, timeout=30).topics.get(topic)
+            if md is None or md.error is not None:
+                raise StreamsError(f"global topic {topic!r} does not exist")
+            for p in md.partitions:
+                low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                tps.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+                if high > low:
+                    ends[(topic, p)] = high
+        self._consumer.assign(tps)
+        deadline = time.monotonic() + timeout
+        positions: dict[tuple[str, int], int] = {}
+        while any(positions.get(tp, -1) < end - 1 for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise StreamsError(f"global stores did not catch up within {timeout}s")
+            self._apply(self._consumer.consume(num_messages=10000, timeout=0.2), positions)
+        log.info("global stores %s bootstrapped", ", ".join(self.stores) or "(none)")
+
+    def _apply(self, msgs: list[Any], positions: dict[tuple[str, int], int] | None = None) -> None:
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                raise StreamsError(f"global consumer error on {msg.topic()}: {err}")
+            task = self._by_topic[msg.topic()]
+            task.queue((msg.topic(), msg.partition())).append(msg)
+            if positions is not None:
+                positions[(msg.topic(), msg.partition())] = msg.offset()
+        for task in self.tasks:
+            task.process()
+            task.prepare_commit()
+
+    def run(self) -> None:
+        """Keep the global stores up to date until :meth:`shutdown`."""
+        try:
+            while not self._stop.is_set():
+                msgs = self._consumer.consume(num_messages=10000, timeout=0.2)
+                if msgs:
+                    self._apply(msgs)
+        except BaseException as exc:
+            self.failure = exc
+            log.error("%s failed: %s", self.name, exc, exc_info=exc)
+
+    def shutdown(self) -> None:
+        """Stop the thread (call :meth:`close` after joining it)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Close the stores and the consumer."""
+        for task in self.tasks:
+            try:
+                task.close()
+            except Exception as exc:
+                log.warning("closing global task %s failed: %s", task.name, exc)
+        try:
+            self._consumer.close()
+        except Exception as exc:
+            log.warning("closing the global consumer failed: %s", exc)

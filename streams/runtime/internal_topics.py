@@ -1,0 +1,171 @@
+"""Start-up checks and creation of internal topics through the admin API.
+
+* every user source topic must exist;
+* topics that must be co-partitioned (a sub-topology's inputs, join inputs) need equal
+  partition counts;
+* repartition topics get the partition count of the sub-topology writing them (or
+  ``Repartitioned(num_partitions=...)``), changelog topics one partition per task, compacted;
+* an existing internal topic with the wrong partition count stops start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.errors import StreamsError, TopologyError
+from streams.topology.nodes import SinkNode
+from streams.topology.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class MissingSourceTopicError(StreamsError):
+    """A topic the topology reads does not exist."""
+
+
+@dataclass
+class TopicPlan:
+    """What start-up decided: partitions per sub-topology and the internal topics to have."""
+
+    subtopology_partitions: dict[int, int] = field(default_factory=dict)
+    #: kafka topic name -> (partitions, topic configs)
+    internal: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    #: kafka topic name -> partition count, for every topic read
+    source_partitions: dict[str, int] = field(default_factory=dict)
+
+
+def plan_topics(topology: Topology, application_id: str, existing: dict[str, int]) -> TopicPlan:
+    """Work out partition counts from the existing user topics (pure; no I/O)."""
+    resolve = lambda t: topology.resolve_topic(t, application_id)  # noqa: E731
+    subs = [s for s in topology.subtopologies() if not s.is_global]
+    internal = topology.internal_topics
+    missing = sorted(
+        {resolve(t) for s in topology.subtopologies() for t in s.source_topics
+         if t not in internal and resolve(t) not in existing}
+    )
+    if missing:
+        raise MissingSourceTopicError(
+            f"source topic(s) {', '.join(missing)} do not exist; create them before starting "
+            f"application {application_id!r} (e.g. kafka-topics.sh --create --topic {missing[0]} "
+            "--partitions N)"
+        )
+    # which sub-topology writes each internal topic
+    writer: dict[str, int] = {}
+    for s in subs:
+        for name in s.nodes:
+            node = topology.nodes[name]
+            if isinstance(node, SinkNode) and node.topic in internal:
+                writer[node.topic] = s.id
+    counts: dict[int, int] = {}
+
+    def count_for(sub_id: int, seen: frozenset[int] = frozenset()) -> int:
+        if sub_id in counts:
+            return counts[sub_id]
+        if sub_id in seen:
+            raise TopologyError(f"sub-topology {sub_id} feeds itself through repartition topics")
+        sub = next(s for s in subs if s.id == sub_id)
+        n = 0
+        for t in sub.source_topics:
+            if t in internal:
+                fixed = internal[t].partitions
+                if fixed is not None:
+                    n = max(n, fixed)
+                elif t in writer:
+                    n = max(n, count_for(writer[t], seen | {sub_id}))
+            else:
+                n = max(n, existing[resolve(t)])
+        if n == 0:
+            raise TopologyError(f"cannot determine the partition count of sub-topology {sub_id}")
+        counts[sub_id] = n
+        return n
+
+    plan = TopicPlan()
+    for s in subs:
+        plan.subtopology_partitions[s.id] = count_for(s.id)
+    for t, spec in internal.items():
+        n = spec.partitions if spec.partitions is not None else count_for(writer[t])
+        plan.internal[resolve(t)] = (n, {"cleanup.policy": "delete", **spec.config})
+    for s in subs:
+        for store in s.stores:
+            builder = topology.stores[store]
+            if getattr(builder, "logging_enabled", False):
+                cfg = {"cleanup.policy": "compact", **dict(getattr(builder, "log_config", {}) or {})}
+                plan.internal[Topology.changelog_topic(application_id, store)] = (
+                    plan.subtopology_partitions[s.id], cfg)
+    for s in topology.subtopologies():
+        for t in s.source_topics:
+            rt = resolve(t)
+            plan.source_partitions[rt] = plan.internal[rt][0] if rt in plan.internal else existing[rt]
+    for group in topology.copartition_groups:
+        sizes = {resolve(t): plan.source_partitions[resolve(t)] for t in group}
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"{t}={n}" for t, n in sorted(sizes.items()))
+            raise TopologyError(
+                f"topics that must be co-partitioned have different partition counts ({detail}); "
+                "records with the same key would meet in different tasks. Use repartition("
+                "Repartitioned(num_partitions=...)) on one side, or recreate the topics with equal "
+                "partition counts"
+            )
+    return plan
+
+
+class InternalTopicManager:
+    """Validates the plan against the cluster and creates what is missing."""
+
+    def __init__(self, admin: AdminClient, replication_factor: int, topic_config: dict[str, Any],
+                 timeout: float = 30.0) -> None:
+        self._admin = admin
+        self._rf = replication_factor
+        self._topic_config = {k: str(v) for k, v in topic_config.items()}
+        self._timeout = timeout
+
+    def existing_partitions(self) -> dict[str, int]:
+        """Partition count of every topic on the cluster."""
+        md = self._admin.list_topics(timeout=self._timeout)
+        return {name: len(t.partitions) for name, t in md.topics.items() if t.error is None}
+
+    def ensure(self, topology: Topology, application_id: str) -> TopicPlan:
+        """Check sources, create/validate internal topics; returns the plan."""
+        existing = self.existing_partitions()
+        plan = plan_topics(topology, application_id, existing)
+        to_create = []
+        for name, (partitions, cfg) in plan.internal.items():
+            have = existing.get(name)
+            if have is None:
+                to_create.append(NewTopic(name, num_partitions=partitions, replication_factor=self._rf,
+                                          config={**self._topic_config, **cfg}))
+            elif have != partitions:
+                raise TopologyError(
+                    f"internal topic {name!r} has {have} partitions but application "
+                    f"{application_id!r} needs {partitions}; the input partition counts changed. "
+                    f"Delete the internal topics (streams reset) and restart"
+                )
+        if to_create:
+            futures = self._admin.create_topics(to_create, operation_timeout=self._timeout)
+            for name, fut in futures.items():
+                try:
+                    fut.result(self._timeout)
+                    log.info("created internal topic %s (%d partitions)", name, plan.internal[name][0])
+                except KafkaException as exc:
+                    err = exc.args[0] if exc.args else None
+                    if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                        continue  # another instance created it first
+                    raise StreamsError(f"could not create internal topic {name!r}: {exc}") from exc
+            self._wait_visible([t.topic for t in to_create])
+        return plan
+
+    def _wait_visible(self, names: list[str]) -> None:
+        import time
+
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            have = self.existing_partitions()
+            if all(n in have for n in names):
+                return
+            time.sleep(0.1)
+        raise StreamsError(f"internal topics {names} did not appear within {self._timeout}s")

@@ -1,0 +1,338 @@
+"""KafkaStreams: runs a topology on Kafka with stream threads, as one instance of an app.
+
+Example::
+
+    app = KafkaStreams(topology, {"application.id": "wordcount",
+                                  "bootstrap.servers": "localhost:9092"})
+    app.start()
+    ...
+    app.close()
+
+Start more processes with the same ``application.id`` to share the work: they form one
+consumer group and split the input partitions (and so the tasks) between them.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from streams.config import StreamsConfig
+from streams.errors import ConfigError, StreamsError
+from streams.runtime.global_thread import GlobalStreamThread
+from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
+from streams.runtime.queries import CompositeReadOnlyKeyValueStore, is_timestamped
+from streams.runtime.restore import StateRestoreListener
+from streams.runtime.stream_thread import StreamThread, ThreadState
+from streams.topology.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    """Client states, as Kafka Streams' KafkaStreams.State."""
+
+    CREATED = "CREATED"
+    REBALANCING = "REBALANCING"
+    RUNNING = "RUNNING"
+    PENDING_SHUTDOWN = "PENDING_SHUTDOWN"
+    NOT_RUNNING = "NOT_RUNNING"
+    PENDING_ERROR = "PENDING_ERROR"
+    ERROR = "ERROR"
+
+
+class StreamThreadExceptionResponse(enum.Enum):
+    """What the uncaught-exception handler decides for a failed stream thread."""
+
+    REPLACE_THREAD = "REPLACE_THREAD"
+    SHUTDOWN_CLIENT = "SHUTDOWN_CLIENT"
+    SHUTDOWN_APPLICATION = "SHUTDOWN_APPLICATION"
+
+
+StateListener = Callable[[State, State], None]
+ExceptionHandler = Callable[[BaseException], StreamThreadExceptionResponse]
+
+
+class KafkaStreams:
+    """One instance of a streams application; see the module docstring."""
+
+    def __init__(self, topology: Topology, config: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        self.config = config if isinstance(config, StreamsConfig) and not kwargs else \
+            StreamsConfig(dict(config or {}), **kwargs)
+        self.config.require("application.id", "bootstrap.servers")
+        topology.validate(self.config)
+        self.topology = topology
+        self.application_id: str = self.config["application.id"]
+        self.client_id: str = self.config.get("client.id") or f"{self.application_id}-{uuid.uuid4()}"
+        self.state_root = Path(self.config["state.dir"]) / self.application_id
+        self._state = State.CREATED
+        self._state_lock = threading.RLock()
+        self._listeners: list[StateListener] = []
+        self._handler: ExceptionHandler | None = None
+        self._restore_listener: StateRestoreListener | None = None
+        self._threads: list[StreamThread] = []
+        self._thread_index = 0
+        self._global: GlobalStreamThread | None = None
+        self._lock_file: Any = None
+        self.plan: TopicPlan | None = None
+        self._closing = threading.Event()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> State:
+        """The current client state."""
+        return self._state
+
+    def set_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(new_state, old_state)`` on every state change."""
+        self._listeners.append(listener)
+
+    def set_uncaught_exception_handler(self, handler: ExceptionHandler) -> None:
+        """Decide what happens when a stream thread dies: replace it, shut this client down
+        (the default), or shut the application down."""
+        self._handler = handler
+
+    def set_global_state_restore_listener(self, listener: StateRestoreListener) -> None:
+        """Receive restore progress of every store."""
+        if self._state != State.CREATED:
+            raise StreamsError("set the restore listener before start()")
+        self._restore_listener = listener
+
+    def _transition(self, new: State) -> None:
+        with self._state_lock:
+            old = self._state
+            if old == new:
+                return
+            if old in (State.NOT_RUNNING, State.ERROR):
+                return  # terminal
+            if old == State.PENDING_SHUTDOWN and new not in (State.NOT_RUNNING,):
+                return
+            if old == State.PENDING_ERROR and new not in (State.ERROR,):
+                return
+            self._state = new
+        log.info("stream-client [%s] state transition from %s to %s", self.client_id, old.value,
+                 new.value)
+        for listener in self._listeners:
+            try:
+                listener(new, old)
+            except Exception as exc:
+                log.error("state listener failed: %s", exc)
+
+    def _on_thread_state(self, thread: StreamThread, state: ThreadState) -> None:
+        if self._state in (State.PENDING_SHUTDOWN, State.NOT_RUNNING, State.PENDING_ERROR,
+                           State.ERROR):
+            return
+        alive = [t for t in self._threads if t.thread_state != ThreadState.DEAD]
+        if alive and all(t.thread_state == ThreadState.RUNNING for t in alive):
+            self._transition(State.RUNNING)
+        elif state in (ThreadState.PARTITIONS_REVOKED, ThreadState.PARTITIONS_ASSIGNED,
+                       ThreadState.STARTING):
+            self._transition(State.REBALANCING)
+
+    def _on_thread_error(self, thread: StreamThread, exc: BaseException) -> None:
+        if self._closing.is_set():
+            return
+        response = StreamThreadExceptionResponse.SHUTDOWN_CLIENT
+        if self._handler is not None:
+            try:
+                response = self._handler(exc)
+            except Exception as handler_exc:
+                log.error("uncaught-exception handler failed: %s", handler_exc)
+        log.error("stream thread %s died (%s); handler response: %s", thread.name, exc,
+                  response.value)
+        if response == StreamThreadExceptionResponse.REPLACE_THREAD:
+            self._threads.remove(thread)
+            self._start_thread()
+            return
+        if response == StreamThreadExceptionResponse.SHUTDOWN_APPLICATION:
+            log.error("SHUTDOWN_APPLICATION: this client shuts down; other instances are not "
+                      "signalled (librdkafka exposes no group-wide shutdown request)")
+        # close from another thread: a thread cannot join itself
+        threading.Thread(target=self._shutdown_after_error, name="streams-error-shutdown",
+                         daemon=True).start()
+
+    def _shutdown_after_error(self) -> None:
+        self._transition(State.PENDING_ERROR)
+        self._stop_threads(timeout=60)
+        self._transition(State.ERROR)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _lock_state_dir(self) -> None:
+        self.state_root.mkdir(parents=True, exist_ok=True)
+        path = self.state_root / ".lock"
+        f = open(path, "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise StreamsError(
+                f"state directory {self.state_root} is in use by another instance of "
+                f"{self.application_id!r}; give each instance its own state.dir"
+            ) from None
+        self._lock_file = f
+
+    def _unlock_state_dir(self) -> None:
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            finally:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def start(self) -> None:
+        """Create/validate internal topics, bootstrap global stores, start the stream threads.
+
+        Raises on missing source topics or mismatched partition counts before any thread starts.
+        """
+        if self._state != State.CREATED:
+            raise StreamsError(f"start() can only be called once, in state CREATED (now {self._state.value})")
+        from confluent_kafka.admin import AdminClient
+
+        self._lock_state_dir()
+        try:
+            admin_cfg = {"bootstrap.servers": self.config["bootstrap.servers"],
+                         **self.config.client_config("admin.")}
+            admin = AdminClient(admin_cfg)
+            manager = InternalTopicManager(admin, self.config["replication.factor"],
+                                           self.config.client_config("topic."))
+            self.plan = manager.ensure(self.topology, self.application_id)
+            if any(s.is_global for s in self.topology.subtopologies()):
+                self._global = GlobalStreamThread(self.topology, self.config, self.state_root,
+                                                  self.client_id)
+                self._global.bootstrap()
+                self._global.start()
+        except BaseException:
+            self._unlock_state_dir()
+            raise
+        self._transition(State.REBALANCING)
+        for _ in range(self.config["num.stream.threads"]):
+            self._start_thread()
+
+    def _start_thread(self) -> StreamThread:
+        self._thread_index += 1
+        thread = StreamThread(
+            self._thread_index, self.topology, self.config, self.state_root, self.client_id,
+            on_state=self._on_thread_state, on_error=self._on_thread_error,
+            restore_listener=self._restore_listener,
+            global_stores=self._global.stores if self._global else None,
+        )
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _stop_threads(self, timeout: float | None) -> bool:
+        for t in self._threads:
+            t.shutdown()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ok = True
+        for t in self._threads:
+            if t is threading.current_thread():
+                continue
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            ok = ok and not t.is_alive()
+        if self._global is not None:
+            self._global.shutdown()
+            self._global.join(10)
+            self._global.close()
+        self._unlock_state_dir()
+        return ok
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Commit, write checkpoints, leave the group and stop; True if all threads stopped in
+        time (``timeout`` seconds; None waits)."""
+        if self._state in (State.NOT_RUNNING, State.ERROR):
+            return True
+        self._closing.set()
+        if self._state == State.CREATED:
+            self._transition(State.NOT_RUNNING)
+            return True
+        self._transition(State.PENDING_SHUTDOWN)
+        ok = self._stop_threads(timeout)
+        self._transition(State.NOT_RUNNING)
+        return ok
+
+    def cleanup(self) -> None:
+        """Delete this application's local state directory (only when not running)."""
+        if self._state not in (State.CREATED, State.NOT_RUNNING, State.ERROR):
+            raise StreamsError("cleanup() needs a client that is not running; close() it first")
+        shutil.rmtree(self.state_root, ignore_errors=True)
+
+    def __enter__(self) -> KafkaStreams:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ queries & introspection
+    def store(self, name: str) -> CompositeReadOnlyKeyValueStore:
+        """A read-only view of store ``name`` over the tasks this instance runs."""
+        builder = self.topology.stores.get(name)
+        if builder is None:
+            raise StreamsError(f"no state store named {name!r} in the topology "
+                               f"(stores: {', '.join(sorted(self.topology.stores)) or 'none'})")
+
+        def current() -> list[Any]:
+            found: list[Any] = []
+            if self._global is not None and name in self._global.stores:
+                return [self._global.stores[name]]
+            for thread in list(self._threads):
+                tm = thread.task_manager
+                if tm is None:
+                    continue
+                for task in list(tm.running.values()):
+                    s = task.stores.get(name)
+                    if s is not None and s.is_open:
+                        found.append(s)
+            return found
+
+        return CompositeReadOnlyKeyValueStore(name, current, is_timestamped(builder))
+
+    def local_tasks(self) -> dict[str, list[str]]:
+        """Task ids per stream thread, running ones only."""
+        out: dict[str, list[str]] = {}
+        for thread in self._threads:
+            tm = thread.task_manager
+            out[thread.name] = sorted(str(t) for t in tm.running) if tm else []
+        return out
+
+    @property
+    def threads(self) -> list[StreamThread]:
+        """The stream threads (for metrics and tests)."""
+        return list(self._threads)
+
+    def restored_records(self) -> int:
+        """Records restored from changelogs by this instance so far."""
+        total = 0
+        for thread in self._threads:
+            if thread.restorer is not None:
+                total += sum(thread.restorer.restored_records.values())
+        return total
+
+    def wait_until_running(self, timeout: float = 60.0) -> None:
+        """Block until the client is RUNNING (raises on timeout or failure)."""
+        deadline = time.monotonic() + timeout
+        while self._state != State.RUNNING:
+            if self._state in (State.ERROR, State.PENDING_ERROR, State.NOT_RUNNING):
+                failures = [t.failure for t in self._threads if t.failure]
+                raise StreamsError(f"client stopped in state {self._state.value}"
+                                   + (f": {failures[0]}" if failures else ""))
+            if time.monotonic() > deadline:
+                raise StreamsError(f"client not RUNNING within {timeout}s (state {self._state.value})")
+            time.sleep(0.05)
+
+
+def _check_platform() -> None:
+    if os.name != "posix":
+        raise ConfigError("streams runs on POSIX systems (it locks state directories with fcntl)")

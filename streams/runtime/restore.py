@@ -1,0 +1,187 @@
+"""Restoring stores from their changelog topics, with a separate consumer per thread.
+
+A task's stores are restored before it processes anything: each logged store's changelog
+partition is read from the checkpointed offset (or the beginning) up to the end offset seen
+when restoration started, in large batches written to the store in one go.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from streams.errors import StateStoreError
+
+log = logging.getLogger(__name__)
+
+
+class StateRestoreListener(Protocol):
+    """Hook for restore progress (Kafka Streams' StateRestoreListener)."""
+
+    def on_restore_start(self, topic: str, partition: int, store: str, start: int, end: int) -> None:
+        """Restoration of one store partition begins: offsets ``start`` (inclusive) to ``end``."""
+        ...
+
+    def on_batch_restored(self, topic: str, partition: int, store: str, batch_end_offset: int,
+                          num_restored: int) -> None:
+        """A batch of ``num_restored`` records was written to the store."""
+        ...
+
+    def on_restore_end(self, topic: str, partition: int, store: str, total_restored: int) -> None:
+        """The store partition caught up."""
+        ...
+
+
+@dataclass
+class _Changelog:
+    topic: str
+    partition: int
+    store: str
+    restore: Callable[[list[tuple[bytes, bytes | None]]], None]
+    start: int
+    end: int
+    task: Any
+    restored: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    last_log: float = field(default_factory=time.monotonic)
+    position: int = -1
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.end
+
+
+class ChangelogRestorer:
+    """Drives restoration for one stream thread; call :meth:`restore_some` from its loop."""
+
+    def __init__(self, consumer: Consumer, batch_size: int, listener: StateRestoreListener | None,
+                 thread_name: str) -> None:
+        self._consumer = consumer
+        self._batch = batch_size
+        self._listener = listener
+        self._name = thread_name
+        self._active: dict[tuple[str, int], _Changelog] = {}
+        #: total records restored, per (topic, partition); read by tests and metrics
+        self.restored_records: dict[tuple[str, int], int] = {}
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is being restored."""
+        return not self._active
+
+    def end_offset(self, topic: str, partition: int) -> int:
+        """The changelog partition's current end (high watermark)."""
+        _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                          timeout=30, cached=False)
+        return int(high)
+
+    def low_offset(self, topic: str, partition: int) -> int:
+        """The changelog partition's first available offset."""
+        low, _high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                          timeout=30, cached=False)
+        return int(low)
+
+    def add(self, task: Any, store: str, topic: str, partition: int, checkpoint: int | None,
+            restore: Callable[[list[tuple[bytes, bytes | None]]], None]) -> bool:
+        """Start restoring ``store`` of ``task``; returns False when there is nothing to read."""
+        low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                         timeout=30, cached=False)
+        start = low if checkpoint is None else max(int(checkpoint), int(low))
+        if checkpoint is not None and checkpoint > high:
+            log.warning("%s: checkpoint %d of %s-%d is past its end %d; restoring from the start",
+                        self._name, checkpoint, topic, partition, high)
+            start = low
+        if start >= high:
+            return False
+        cl = _Changelog(topic, partition, store, restore, start, high, task, position=start)
+        self._active[(topic, partition)] = cl
+        log.info("%s: restoring store %s of task %s from %s-%d, offsets %d..%d (%d records)",
+                 self._name, store, task.name, topic, partition, start, high, high - start)
+        if self._listener is not None:
+            self._listener.on_restore_start(topic, partition, store, start, high)
+        self._reassign()
+        return True
+
+    def _reassign(self) -> None:
+        self._consumer.assign([
+            TopicPartition(cl.topic, cl.partition, cl.position if cl.position >= 0 else OFFSET_BEGINNING)
+            for cl in self._active.values()
+        ])
+
+    def remove_task(self, task: Any) -> None:
+        """Stop restoring a task's stores (it was revoked or closed)."""
+        gone = [tp for tp, cl in self._active.items() if cl.task is task]
+        for tp in gone:
+            del self._active[tp]
+        if gone:
+            self._reassign()
+
+    def restore_some(self, timeout: float) -> list[Any]:
+        """Read one batch; apply it; return the tasks whose restoration just finished."""
+        if not self._active:
+            return []
+        msgs: list[Any] = self._consumer.consume(num_messages=self._batch, timeout=timeout)
+        batches: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
+        last: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.code() == err._PARTITION_EOF:
+                    continue
+                raise StateStoreError(
+                    f"{self._name}: reading changelog {msg.topic()}-{msg.partition()} failed: {err}"
+                )
+            tp = (msg.topic(), msg.partition())
+            cl = self._active.get(tp)
+            if cl is None or msg.offset() >= cl.end:
+                continue
+            batches.setdefault(tp, []).append((msg.key(), msg.value()))
+            last[tp] = msg.offset()
+        now = time.monotonic()
+        for tp, batch in batches.items():
+            cl = self._active[tp]
+            try:
+                cl.restore(batch)
+            except Exception as exc:
+                raise StateStoreError(
+                    f"{self._name}: restoring store {cl.store!r} of task {cl.task.name} from "
+                    f"{tp[0]}-{tp[1]} failed near offset {last[tp]}: {exc}"
+                ) from exc
+            cl.restored += len(batch)
+            cl.position = last[tp] + 1
+            if self._listener is not None:
+                self._listener.on_batch_restored(tp[0], tp[1], cl.store, last[tp], len(batch))
+            if now - cl.last_log >= 5:
+                cl.last_log = now
+                rate = cl.restored / max(now - cl.started_at, 1e-6)
+                log.info("%s: store %s: restored %d / %d records (%.0f records/s)", self._name,
+                         cl.store, cl.restored, cl.end - cl.start, rate)
+        # compaction and transaction markers leave gaps: trust the consumer's position too
+        pending = [cl for cl in self._active.values() if not cl.done]
+        if pending and not msgs:
+            positions = self._consumer.position(
+                [TopicPartition(cl.topic, cl.partition) for cl in pending])
+            for tpo in positions:
+                if tpo.offset >= 0:
+                    cl = self._active[(tpo.topic, tpo.partition)]
+                    cl.position = max(cl.position, tpo.offset)
+        finished_tasks: list[Any] = []
+        done = [tp for tp, cl in self._active.items() if cl.done]
+        for tp in done:
+            cl = self._active.pop(tp)
+            self.restored_records[tp] = self.restored_records.get(tp, 0) + cl.restored
+            elapsed = time.monotonic() - cl.started_at
+            log.info("%s: store %s of task %s restored: %d records from %s-%d in %.2fs",
+                     self._name, cl.store, cl.task.name, cl.restored, tp[0], tp[1], elapsed)
+            if self._listener is not None:
+                self._listener.on_restore_end(tp[0], tp[1], cl.store, cl.restored)
+            if not any(other.task is cl.task for other in self._active.values()):
+                finished_tasks.append(cl.task)
+        if done:
+            self._reassign()
+        return finished_tasks

@@ -1,0 +1,305 @@
+"""A stream thread: one consumer in the application's group, one producer, its tasks.
+
+Loop: consume a batch -> buffer per task -> restore a batch (if any task is restoring) ->
+process -> punctuate -> commit when ``commit.interval.ms`` has passed or a processor asked.
+Rebalance callbacks run inside ``consume`` on this same thread, so tasks are never touched
+concurrently.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
+
+from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.runtime.record_collector import KafkaRecordCollector
+from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
+from streams.runtime.task_manager import TaskManager
+from streams.topology.nodes import SourceNode
+from streams.topology.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class ThreadState(enum.Enum):
+    """Lifecycle of a stream thread (Kafka Streams' StreamThread.State)."""
+
+    CREATED = "CREATED"
+    STARTING = "STARTING"
+    PARTITIONS_REVOKED = "PARTITIONS_REVOKED"
+    PARTITIONS_ASSIGNED = "PARTITIONS_ASSIGNED"
+    RUNNING = "RUNNING"
+    PENDING_SHUTDOWN = "PENDING_SHUTDOWN"
+    DEAD = "DEAD"
+
+
+class StreamThread(threading.Thread):
+    """Runs part of the topology's tasks; see the module docstring."""
+
+    def __init__(
+        self,
+        index: int,
+        topology: Topology,
+        config: StreamsConfig,
+        state_root: Path,
+        client_id: str,
+        *,
+        on_state: Callable[[StreamThread, ThreadState], None],
+        on_error: Callable[[StreamThread, BaseException], None],
+        restore_listener: StateRestoreListener | None = None,
+        global_stores: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(name=f"{client_id}-StreamThread-{index}", daemon=True)
+        self.index = index
+        self.topology = topology
+        self.config = config
+        self.state_root = state_root
+        self.client_id = client_id
+        self._on_state = on_state
+        self._on_error = on_error
+        self._restore_listener = restore_listener
+        self._global_stores = global_stores or {}
+        self.app_id: str = config["application.id"]
+        self.eos = config["processing.guarantee"] == EXACTLY_ONCE_V2
+        self.thread_state = ThreadState.CREATED
+        self._stop_requested = threading.Event()
+        self.task_manager: TaskManager | None = None
+        self.restorer: ChangelogRestorer | None = None
+        self.consumer: Consumer | None = None
+        self.producer: Producer | None = None
+        self.failure: BaseException | None = None
+        self.processed = 0
+        self.commits = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def _set_state(self, state: ThreadState) -> None:
+        old, self.thread_state = self.thread_state, state
+        if old != state:
+            self._on_state(self, state)
+
+    def shutdown(self) -> None:
+        """Ask the thread to commit, close its tasks and leave the group."""
+        self._stop_requested.set()
+
+    def run(self) -> None:
+        """Thread body: set up clients, loop until asked to stop, then close cleanly."""
+        try:
+            self._set_state(ThreadState.STARTING)
+            self._setup()
+            self._loop()
+            self._set_state(ThreadState.PENDING_SHUTDOWN)
+            self._close(clean=True)
+        except BaseException as exc:
+            self.failure = exc
+            log.error("%s failed: %s", self.name, exc, exc_info=exc)
+            self._close(clean=False)
+            self._set_state(ThreadState.DEAD)
+            self._on_error(self, exc)
+            return
+        self._set_state(ThreadState.DEAD)
+
+    def _consumer_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {
+            "bootstrap.servers": self.config["bootstrap.servers"],
+            "group.id": self.app_id,
+            "client.id": f"{self.name}-consumer",
+            "enable.auto.commit": False,
+            "auto.offset.reset": self.config["auto.offset.reset"],
+            "partition.assignment.strategy": "range",
+            "enable.partition.eof": False,
+        }
+        if self.eos:
+            cfg["isolation.level"] = "read_committed"
+        cfg.update(self.config.client_config("consumer."))
+        cfg.update(self.config.client_config("main.consumer."))
+        return cfg
+
+    def _setup(self) -> None:
+        bootstrap = self.config["bootstrap.servers"]
+        pcfg = KafkaRecordCollector.producer_config(
+            {"bootstrap.servers": bootstrap, **self.config.client_config("producer.")},
+            f"{self.name}-producer",
+        )
+        if self.eos:
+            pcfg["transactional.id"] = f"{self.app_id}-{self.client_id}-{self.index}"
+        collector_box: list[KafkaRecordCollector] = []
+        pcfg["on_delivery"] = lambda err, msg: collector_box[0].on_delivery(err, msg)
+        self.producer = Producer(pcfg)
+        collector = KafkaRecordCollector(self.producer, self.name)
+        collector_box.append(collector)
+        if self.eos:
+            self.producer.init_transactions(60)
+            self.producer.begin_transaction()
+        rcfg: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{self.app_id}-restore",
+            "client.id": f"{self.name}-restore-consumer",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            "fetch.max.bytes": 52428800,
+        }
+        if self.eos:
+            rcfg["isolation.level"] = "read_committed"
+        rcfg.update(self.config.client_config("consumer."))
+        rcfg.update(self.config.client_config("restore.consumer."))
+        rcfg["group.id"] = f"{self.app_id}-restore"
+        restore_consumer = Consumer(rcfg)
+        self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
+                                          self._restore_listener, self.name)
+        self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
+                                        self.state_root, self.name, self._global_stores)
+        self.consumer = Consumer(self._consumer_config())
+        topics = sorted(self.task_manager.sub_of_topic)
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
+        log.info("%s subscribed to %s", self.name, ", ".join(topics))
+
+    # ------------------------------------------------------------------ rebalance
+    def _reset_overrides(self) -> dict[str, str]:
+        out = {}
+        for node in self.topology.nodes.values():
+            if isinstance(node, SourceNode) and node.offset_reset:
+                for t in node.topics:
+                    out[self.topology.resolve_topic(t, self.app_id)] = node.offset_reset
+        return out
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self.task_manager is not None
+        try:
+            self._set_state(ThreadState.PARTITIONS_ASSIGNED)
+            overrides = self._reset_overrides()
+            if overrides:
+                committed = consumer.committed(partitions, timeout=30)
+                for tp in committed:
+                    reset = overrides.get(tp.topic)
+                    if reset and tp.offset < 0:
+                        tp.offset = OFFSET_BEGINNING if reset == "earliest" else OFFSET_END
+                partitions = committed
+            consumer.assign(partitions)
+            pause = self.task_manager.assign([(tp.topic, tp.partition) for tp in partitions])
+            if pause:
+                consumer.pause([TopicPartition(t, p) for t, p in pause])
+            if self.restorer is not None and self.restorer.idle:
+                self._set_state(ThreadState.RUNNING)
+        except BaseException as exc:
+            # exceptions inside librdkafka callbacks are re-raised by consume(); keep the cause
+            self.failure = exc
+            raise
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self.task_manager is not None
+        try:
+            self._set_state(ThreadState.PARTITIONS_REVOKED)
+            self.task_manager.revoke_all(self._commit)
+            consumer.unassign()
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self.task_manager is not None
+        log.warning("%s lost its partitions (e.g. a session timeout); closing tasks without "
+                    "committing", self.name)
+        self._set_state(ThreadState.PARTITIONS_REVOKED)
+        if self.eos and self.producer is not None:
+            try:
+                self.producer.abort_transaction(30)
+                self.producer.begin_transaction()
+            except Exception as exc:
+                log.warning("%s: abort after losing partitions failed: %s", self.name, exc)
+        self.task_manager.close_all(clean=False)
+        consumer.unassign()
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self) -> None:
+        assert self.consumer is not None and self.task_manager is not None
+        assert self.restorer is not None
+        tm, consumer, restorer = self.task_manager, self.consumer, self.restorer
+        poll_s = self.config["poll.ms"] / 1000.0
+        max_records = self.config["max.poll.records"]
+        commit_interval = self.config["commit.interval.ms"] / 1000.0
+        last_commit = time.monotonic()
+        while not self._stop_requested.is_set():
+            busy = tm.has_buffered() or not restorer.idle
+            msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
+            if msgs:
+                tm.add(msgs)
+            if not restorer.idle:
+                finished = restorer.restore_some(0.05 if not tm.running else 0)
+                if finished:
+                    resume = tm.restored(finished)
+                    if resume:
+                        consumer.resume([TopicPartition(t, p) for t, p in resume])
+                if restorer.idle and self.thread_state == ThreadState.PARTITIONS_ASSIGNED:
+                    self._set_state(ThreadState.RUNNING)
+            n = tm.process(max_records)
+            self.processed += n
+            tm.punctuate()
+            now = time.monotonic()
+            if (now - last_commit >= commit_interval and tm.processed_since_commit) or \
+                    tm.commit_requested():
+                self._commit()
+                last_commit = now
+
+    def _commit(self) -> None:
+        """Flush stores and producer, commit offsets (in the transaction under EOS), checkpoint."""
+        assert self.task_manager is not None and self.consumer is not None
+        assert self.producer is not None
+        tm = self.task_manager
+        offsets = tm.prepare_commit()
+        tps = tm.topic_partitions(offsets)
+        if self.eos:
+            if tps:
+                self.producer.send_offsets_to_transaction(
+                    tps, self.consumer.consumer_group_metadata(), 60)
+            self.producer.commit_transaction(60)
+            self.producer.begin_transaction()
+        else:
+            tm.collector.flush()
+            if tps:
+                self.consumer.commit(offsets=tps, asynchronous=False)
+            tm.write_checkpoints()
+        tm.processed_since_commit = 0
+        self.commits += 1
+
+    def _close(self, clean: bool) -> None:
+        tm = self.task_manager
+        if tm is not None:
+            try:
+                if clean:
+                    tm.revoke_all(self._commit)
+                else:
+                    if self.eos and self.producer is not None:
+                        try:
+                            self.producer.abort_transaction(10)
+                        except Exception as exc:
+                            log.warning("%s: aborting the transaction failed: %s", self.name, exc)
+                    tm.close_all(clean=False)
+            except BaseException as exc:
+                log.error("%s: closing tasks failed: %s", self.name, exc)
+                if clean:
+                    self.failure = self.failure or exc
+                    try:
+                        tm.close_all(clean=False)
+                    except BaseException:
+                        pass
+        if self.consumer is not None:
+            try:
+                self.consumer.close()  # leaves the group: the others rebalance at once
+            except Exception as exc:
+                log.warning("%s: closing the consumer failed: %s", self.name, exc)
+        if self.restorer is not None:
+            try:
+                self.restorer._consumer.close()
+            except Exception as exc:
+                log.warning("%s: closing the restore consumer failed: %s", self.name, exc)
+        if tm is not None and self.producer is not None and not self.eos:
+            tm.collector.close()

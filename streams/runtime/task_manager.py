@@ -1,0 +1,265 @@
+"""Turns a stream thread's partition assignment into tasks, and runs them.
+
+On assign: group partitions by (sub-topology, partition number), check co-partitioning, create
+and open the tasks, restore their stores (input paused meanwhile), then let them process.
+On revoke: commit and close them cleanly (checkpoints written). On loss: close them dirty.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.errors import StateStoreError, StreamsError
+from streams.runtime.record_collector import KafkaRecordCollector
+from streams.runtime.restore import ChangelogRestorer
+from streams.runtime.task import Task, TaskId
+from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
+from streams.topology.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class CopartitioningError(StreamsError):
+    """A task's input partitions were not all assigned to the same consumer."""
+
+
+class TaskManager:
+    """The tasks of one stream thread."""
+
+    def __init__(self, topology: Topology, config: StreamsConfig, collector: KafkaRecordCollector,
+                 restorer: ChangelogRestorer, state_root: Path, thread_name: str,
+                 global_stores: dict[str, Any] | None = None,
+                 wall_clock: Any = None) -> None:
+        self.topology = topology
+        self.config = config
+        self.collector = collector
+        self.restorer = restorer
+        self.state_root = state_root
+        self.thread_name = thread_name
+        self.global_stores = global_stores or {}
+        self.eos = config["processing.guarantee"] == EXACTLY_ONCE_V2
+        self.app_id: str = config["application.id"]
+        import time
+
+        self._wall_clock = wall_clock or (lambda: int(time.time() * 1000))
+        self.tasks: dict[TaskId, Task] = {}
+        self.running: dict[TaskId, Task] = {}
+        self.by_partition: dict[tuple[str, int], Task] = {}
+        self.sub_of_topic: dict[str, Any] = {}
+        for sub in topology.subtopologies():
+            if sub.is_global:
+                continue
+            for t in sub.source_topics:
+                self.sub_of_topic[topology.resolve_topic(t, self.app_id)] = sub
+        self.processed_since_commit = 0
+
+    # ------------------------------------------------------------------ assignment
+    def tasks_for(self, partitions: Iterable[tuple[str, int]]) -> dict[TaskId, list[tuple[str, int]]]:
+        """Group partitions into tasks, verifying every task got all its inputs."""
+        grouped: dict[TaskId, list[tuple[str, int]]] = {}
+        for topic, p in partitions:
+            sub = self.sub_of_topic.get(topic)
+            if sub is None:
+                raise StreamsError(f"{self.thread_name} was assigned {topic}-{p}, which no "
+                                   "sub-topology reads")
+            grouped.setdefault(TaskId(sub.id, p), []).append((topic, p))
+        for tid, tps in grouped.items():
+            sub = next(s for s in self.topology.subtopologies() if s.id == tid.subtopology)
+            needed = {self.topology.resolve_topic(t, self.app_id) for t in sub.source_topics}
+            got = {t for t, _ in tps}
+            if got != needed:
+                raise CopartitioningError(
+                    f"{self.thread_name}: task {tid} needs partition {tid.partition} of "
+                    f"{sorted(needed)} on one consumer but got only {sorted(got)}. The group's "
+                    "assignment is not co-partitioned: all instances must run the same topology "
+                    "with partition.assignment.strategy=range (see docs/assignment.md)"
+                )
+        return grouped
+
+    def assign(self, partitions: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Create tasks for newly assigned partitions; returns partitions to pause (restoring)."""
+        grouped = self.tasks_for(partitions)
+        pause: list[tuple[str, int]] = []
+        for tid, tps in sorted(grouped.items()):
+            if tid in self.tasks:
+                continue
+            task = self._create_task(tid)
+            self.tasks[tid] = task
+            for tp in tps:
+                self.by_partition[tp] = task
+            if self._start_restore(task):
+                pause.extend(tps)
+            else:
+                self._activate(task)
+        log.info("%s: assigned tasks %s (%d restoring)", self.thread_name,
+                 ", ".join(str(t) for t in sorted(grouped)) or "none",
+                 len(self.tasks) - len(self.running))
+        return pause
+
+    def _task_dir(self, tid: TaskId) -> Path:
+        return self.state_root / str(tid)
+
+    def _create_task(self, tid: TaskId) -> Task:
+        sub = next(s for s in self.topology.subtopologies() if s.id == tid.subtopology)
+        task_dir = self._task_dir(tid)
+        task = Task(tid, self.topology, sub, self.config, self.collector,
+                    wall_clock=self._wall_clock, state_dir=task_dir)
+        checkpoint_file = OffsetCheckpoint(task_dir / CHECKPOINT_FILE_NAME)
+        try:
+            checkpoint = checkpoint_file.read()
+        except StateStoreError as exc:
+            log.warning("%s: %s; restoring task %s from the beginning", self.thread_name, exc, tid)
+            checkpoint = {}
+        if self.eos and task_dir.exists() and not checkpoint_file.path.exists():
+            # not closed cleanly under exactly-once: local state may hold aborted writes
+            log.info("%s: task %s was not closed cleanly; wiping its state", self.thread_name, tid)
+            shutil.rmtree(task_dir, ignore_errors=True)
+        existed = {name for name in sub.stores if (task_dir / name).exists()}
+        try:
+            task.initialize(self.global_stores)
+        except StateStoreError as exc:
+            log.warning("%s: %s; wiping task %s state and restoring from the changelog",
+                        self.thread_name, exc, tid)
+            task.close_dirty()
+            shutil.rmtree(task_dir, ignore_errors=True)
+            existed = set()
+            checkpoint = {}
+            task = Task(tid, self.topology, sub, self.config, self.collector,
+                        wall_clock=self._wall_clock, state_dir=task_dir)
+            task.initialize(self.global_stores)
+        if self.eos:
+            checkpoint_file.delete()
+        task.checkpoint = checkpoint
+        task.stores_existed = existed
+        return task
+
+    def _start_restore(self, task: Task) -> bool:
+        restoring = False
+        for store, topic in task.state.changelog_topics.items():
+            registered = task.state.registered.get(store)
+            if registered is None:
+                continue
+            bytes_store, restore = registered
+            persistent_and_kept = bool(getattr(bytes_store, "persistent", False)) and (
+                store in task.stores_existed)
+            offset = task.checkpoint.get((topic, task.id.partition)) if persistent_and_kept else None
+            if self.restorer.add(task, store, topic, task.id.partition, offset, restore):
+                restoring = True
+        return restoring
+
+    def _activate(self, task: Task) -> None:
+        task.init_processors()
+        self.running[task.id] = task
+
+    def restored(self, tasks: list[Task]) -> list[tuple[str, int]]:
+        """Tasks whose stores caught up start processing; returns partitions to resume."""
+        resume: list[tuple[str, int]] = []
+        for task in tasks:
+            if task.id in self.tasks and not task.closed:
+                self._activate(task)
+                resume.extend(tp for tp, t in self.by_partition.items() if t is task)
+        return resume
+
+    def revoke_all(self, commit: Any) -> None:
+        """Commit (through ``commit``) and close every task cleanly."""
+        if self.tasks:
+            commit()
+        self.close_all(clean=True)
+
+    def close_all(self, clean: bool) -> None:
+        """Close every task; clean closes write checkpoints, dirty ones do not."""
+        first: BaseException | None = None
+        for task in list(self.tasks.values()):
+            self.restorer.remove_task(task)
+            try:
+                if clean and task.id in self.running:
+                    self._write_checkpoint(task)
+                    task.close()
+                else:
+                    task.close_dirty()
+            except BaseException as exc:
+                log.error("%s: closing task %s failed: %s", self.thread_name, task.name, exc)
+                first = first or exc
+        self.tasks.clear()
+        self.running.clear()
+        self.by_partition.clear()
+        if first is not None:
+            raise first
+
+    # ------------------------------------------------------------------ processing
+    def add(self, msgs: list[Any]) -> None:
+        """Buffer consumed messages in their tasks' queues."""
+        by_partition = self.by_partition
+        last_tp: tuple[str, int] | None = None
+        q: Any = None
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.code() == err._PARTITION_EOF:
+                    continue
+                raise StreamsError(f"{self.thread_name}: consumer error on "
+                                   f"{msg.topic()}-{msg.partition()}: {err}")
+            tp = (msg.topic(), msg.partition())
+            if tp != last_tp:
+                task = by_partition.get(tp)
+                if task is None:
+                    continue  # fetched just before a revocation; it will be re-read
+                q = task.queue(tp)
+                last_tp = tp
+            q.append(msg)
+
+    def process(self, max_per_task: int) -> int:
+        """Process buffered records of running tasks; returns the number processed."""
+        total = 0
+        for task in self.running.values():
+            total += task.process(max_per_task)
+        self.processed_since_commit += total
+        return total
+
+    def has_buffered(self) -> bool:
+        """True when a running task has records waiting."""
+        return any(t.buffered() for t in self.running.values())
+
+    def punctuate(self) -> None:
+        """Fire due punctuators of running tasks."""
+        now = self._wall_clock()
+        for task in self.running.values():
+            task.maybe_punctuate_stream_time()
+            task.maybe_punctuate_wall_clock(now)
+
+    def commit_requested(self) -> bool:
+        """True when a processor asked for a commit."""
+        return any(t.commit_requested for t in self.running.values())
+
+    def prepare_commit(self) -> dict[tuple[str, int], int]:
+        """Flush running tasks' stores; returns offsets to commit."""
+        offsets: dict[tuple[str, int], int] = {}
+        for task in self.running.values():
+            offsets.update(task.prepare_commit())
+        return offsets
+
+    def write_checkpoints(self) -> None:
+        """After a commit: record how far each changelog is reflected in local state."""
+        if self.eos:
+            return
+        for task in self.running.values():
+            self._write_checkpoint(task)
+
+    def _write_checkpoint(self, task: Task) -> None:
+        if not task.state.changelog_topics or task.state.task_dir() is None:
+            return
+        offsets = {}
+        for topic in task.state.changelog_topics.values():
+            offsets[(topic, task.id.partition)] = self.restorer.end_offset(topic, task.id.partition)
+        OffsetCheckpoint(self._task_dir(task.id) / CHECKPOINT_FILE_NAME).write(offsets)
+
+    def topic_partitions(self, offsets: dict[tuple[str, int], int]) -> list[TopicPartition]:
+        """confluent-kafka TopicPartitions for an offsets dict."""
+        return [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
