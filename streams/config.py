@@ -74,11 +74,32 @@ def _app_id(value: Any) -> str:
 def _serde(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, str):
+        value = _serde_by_name(value)
     if isinstance(value, type):
         value = value()
     if not (hasattr(value, "serialize") and hasattr(value, "deserialize")):
         raise ValueError(f"expected a serde (with serialize/deserialize), got {value!r}")
     return value
+
+
+def _serde_by_name(name: str) -> Any:
+    """``"String"``, ``"streams.serdes.Long"`` or ``"package.module:Attr"`` -> a serde class."""
+    import importlib
+
+    from streams import serdes
+
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    short = name.rsplit(".", 1)[-1]
+    if name.startswith("streams.serdes") or "." not in name:
+        found = getattr(serdes, short, None)
+        if found is None:
+            raise ValueError(f"no serde named {name!r} in streams.serdes")
+        return found
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
 
 
 #: Every key streams understands, with defaults and documentation (see docs/configuration.md).
