@@ -107,8 +107,8 @@ def env_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     out: dict[str, Any] = {}
     for name, value in env.items():
-        if name.startswith("STREAMS_") and name not in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE",
-                                                         "STREAMS_TEST_DOCKER"):
+        # STREAMS_KAFKA_* and STREAMS_TEST_* configure the local broker launcher, not the app
+        if name.startswith("STREAMS_") and not name.startswith(("STREAMS_KAFKA_", "STREAMS_TEST_")):
             out[name[len("STREAMS_"):].lower().replace("_", ".")] = value
     return out
 
