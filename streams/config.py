@@ -75,12 +75,43 @@ def _serde(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        value = _serde_by_name(value)
+        try:
+            value = _serde_by_name(value)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load serde {value!r}: {exc}") from None
     if isinstance(value, type):
-        value = value()
+        try:
+            value = value()
+        except TypeError as exc:
+            raise ValueError(f"serde {value.__name__} needs arguments ({exc}); pass an instance") from None
     if not (hasattr(value, "serialize") and hasattr(value, "deserialize")):
         raise ValueError(f"expected a serde (with serialize/deserialize), got {value!r}")
     return value
+
+
+def _checked(value: Any, check: Callable[[Any], Any]) -> Any:
+    """Validate ``value`` with ``check`` but keep the user's value (resolved again per task)."""
+    check(value)
+    return value
+
+
+def _check_handler(value: Any) -> None:
+    from streams.handlers import resolve_handler
+
+    try:
+        resolve_handler(value, "handler")
+    except ConfigError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+
+def _check_extractor(value: Any) -> None:
+    from streams.errors import StreamsError
+    from streams.processor.timestamps import resolve_extractor
+
+    try:
+        resolve_extractor(value)
+    except StreamsError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _serde_by_name(name: str) -> Any:
@@ -120,12 +151,15 @@ KEYS: dict[str, _Key] = {
     "default.value.serde": _Key(None, "Serde for values where none is given.", _serde),
     "default.timestamp.extractor": _Key(
         None, "Timestamp extractor (default: the record's timestamp, failing on negative ones).",
+        lambda v: _checked(v, _check_extractor),
     ),
     "default.deserialization.exception.handler": _Key(
-        "log_and_fail", "log_and_fail, log_and_continue, or a handler object."
+        "log_and_fail", "log_and_fail, log_and_continue, or a handler object.",
+        lambda v: _checked(v, _check_handler),
     ),
     "processing.exception.handler": _Key(
-        "log_and_fail", "log_and_fail, log_and_continue, or a handler object."
+        "log_and_fail", "log_and_fail, log_and_continue, or a handler object.",
+        lambda v: _checked(v, _check_handler),
     ),
     "default.production.exception.handler": _Key(
         "fail", "fail, or a handler object deciding per send error."
@@ -171,6 +205,8 @@ class StreamsConfig(Mapping[str, Any]):
         merged: dict[str, Any] = dict(config or {})
         for k, v in kwargs.items():
             merged[k.replace("_", ".")] = v
+        #: what the user gave, before defaults and derived values (used to re-derive on overrides)
+        self.originals: dict[str, Any] = dict(merged)
         values: dict[str, Any] = {}
         for key, value in merged.items():
             spec = KEYS.get(key)
@@ -213,11 +249,13 @@ class StreamsConfig(Mapping[str, Any]):
         if missing:
             raise ConfigError(f"missing required config: {', '.join(missing)}")
 
-    def client_config(self, prefix: str) -> dict[str, Any]:
-        """Settings for one client kind: common client settings plus ``<prefix>``-prefixed ones."""
+    def client_config(self, prefix: str, *, include_common: bool = True) -> dict[str, Any]:
+        """Settings for one client kind: common client settings (unless ``include_common`` is
+        False, as for ``topic.`` configs, which are not client settings) plus ``<prefix>``-prefixed
+        ones."""
         out: dict[str, Any] = {}
         for key, value in self._values.items():
-            if key.startswith(COMMON_CLIENT_PREFIXES):
+            if include_common and key.startswith(COMMON_CLIENT_PREFIXES):
                 out[key] = value
         for key, value in self._values.items():
             if key.startswith(prefix):
@@ -226,7 +264,7 @@ class StreamsConfig(Mapping[str, Any]):
 
     def with_overrides(self, **overrides: Any) -> StreamsConfig:
         """A copy with some keys replaced (dotted keys given with underscores)."""
-        base = {k: v for k, v in self._values.items()}
+        base = dict(self.originals)
         for k, v in overrides.items():
             base[k.replace("_", ".")] = v
         return StreamsConfig(base)

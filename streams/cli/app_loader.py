@@ -48,7 +48,9 @@ def _resolve(target: Any, base: dict[str, Any], spec: str, depth: int = 0) -> tu
     from streams.runtime.kafka_streams import KafkaStreams
 
     if isinstance(target, KafkaStreams):
-        return target.topology, {**base, **dict(target.config)}
+        # the user's own settings, not the resolved ones: derived defaults (such as the commit
+        # interval under exactly-once) must follow the command line's overrides
+        return target.topology, {**base, **target.config.originals}
     if isinstance(target, Topology):
         return target, base
     if isinstance(target, StreamsBuilder):

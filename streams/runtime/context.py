@@ -123,11 +123,14 @@ class NodeContext:
     def forward(self, record: Record, child: str | None = None) -> None:
         """Send ``record`` to all children, or to the child named ``child``."""
         shared = self._shared
+        # children see the forwarded record's time and headers; this node gets its own back
+        prev_ts, prev_headers = shared.timestamp, shared.headers
         shared.timestamp = record.timestamp
         shared.headers = record.headers
         if child is None:
             for fn in self._children:
                 fn(record)
+            shared.timestamp, shared.headers = prev_ts, prev_headers
         else:
             named = self._by_name.get(child)
             if named is None:
@@ -136,6 +139,7 @@ class NodeContext:
                     f"children ({', '.join(self._by_name) or 'none'})"
                 )
             named(record)
+            shared.timestamp, shared.headers = prev_ts, prev_headers
 
     def schedule(
         self, interval_ms: int, punctuation_type: PunctuationType, callback: Punctuator

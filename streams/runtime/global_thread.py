@@ -8,8 +8,10 @@ records. The same :class:`~streams.runtime.task.Task` code processes them.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,12 @@ class GlobalStreamThread(threading.Thread):
     """Maintains the global stores of one KafkaStreams instance."""
 
     def __init__(self, topology: Topology, config: StreamsConfig, state_root: Path,
-                 client_id: str) -> None:
+                 client_id: str, on_error: Callable[[BaseException], None] | None = None) -> None:
         super().__init__(name=f"{client_id}-GlobalStreamThread", daemon=True)
         self.config = config
         self.topology = topology
+        self._on_error = on_error
+        self._dir = state_root / "global"
         app_id = config["application.id"]
         self.tasks: list[Task] = []
         for sub in topology.subtopologies():
@@ -57,13 +61,18 @@ class GlobalStreamThread(threading.Thread):
         }
         cfg.update(config.client_config("consumer."))
         cfg.update(config.client_config("global.consumer."))
+        if config["processing.guarantee"] == "exactly_once_v2":
+            cfg["isolation.level"] = "read_committed"
         self._consumer = Consumer(cfg)
-        self._stop = threading.Event()
+        self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method
         self.failure: BaseException | None = None
         self.stores: dict[str, Any] = {}
 
     def bootstrap(self, timeout: float = 300.0) -> None:
         """Open the stores and read every global topic up to its current end."""
+        # global topics are re-read from the start each time (no global checkpoint yet), so old
+        # local files would keep keys whose tombstones were compacted away
+        shutil.rmtree(self._dir, ignore_errors=True)
         for task in self.tasks:
             task.initialize()
             task.init_processors()
@@ -81,22 +90,25 @@ class GlobalStreamThread(threading.Thread):
                     ends[(topic, p)] = high
         self._consumer.assign(tps)
         deadline = time.monotonic() + timeout
-        positions: dict[tuple[str, int], int] = {}
-        while any(positions.get(tp, -1) < end - 1 for tp, end in ends.items()):
+        pending = dict(ends)
+        while pending:
             if time.monotonic() > deadline:
-                raise StreamsError(f"global stores did not catch up within {timeout}s")
-            self._apply(self._consumer.consume(num_messages=10000, timeout=0.2), positions)
+                raise StreamsError(f"global stores did not catch up within {timeout}s "
+                                   f"(still reading {sorted(pending)})")
+            self._apply(self._consumer.consume(num_messages=10000, timeout=0.2))
+            # positions, not last offsets: compaction gaps and transaction markers end topics too
+            for tpo in self._consumer.position([TopicPartition(t, p) for t, p in pending]):
+                if tpo.offset >= pending[(tpo.topic, tpo.partition)]:
+                    del pending[(tpo.topic, tpo.partition)]
         log.info("global stores %s bootstrapped", ", ".join(self.stores) or "(none)")
 
-    def _apply(self, msgs: list[Any], positions: dict[tuple[str, int], int] | None = None) -> None:
+    def _apply(self, msgs: list[Any]) -> None:
         for msg in msgs:
             err = msg.error()
             if err is not None:
                 raise StreamsError(f"global consumer error on {msg.topic()}: {err}")
             task = self._by_topic[msg.topic()]
             task.queue((msg.topic(), msg.partition())).append(msg)
-            if positions is not None:
-                positions[(msg.topic(), msg.partition())] = msg.offset()
         for task in self.tasks:
             task.process()
             task.prepare_commit()
@@ -104,17 +116,19 @@ class GlobalStreamThread(threading.Thread):
     def run(self) -> None:
         """Keep the global stores up to date until :meth:`shutdown`."""
         try:
-            while not self._stop.is_set():
+            while not self._stop_event.is_set():
                 msgs = self._consumer.consume(num_messages=10000, timeout=0.2)
                 if msgs:
                     self._apply(msgs)
         except BaseException as exc:
             self.failure = exc
             log.error("%s failed: %s", self.name, exc, exc_info=exc)
+            if self._on_error is not None:
+                self._on_error(exc)
 
     def shutdown(self) -> None:
         """Stop the thread (call :meth:`close` after joining it)."""
-        self._stop.set()
+        self._stop_event.set()
 
     def close(self) -> None:
         """Close the stores and the consumer."""

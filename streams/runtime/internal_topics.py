@@ -143,7 +143,9 @@ class InternalTopicManager:
                 raise TopologyError(
                     f"internal topic {name!r} has {have} partitions but application "
                     f"{application_id!r} needs {partitions}; the input partition counts changed. "
-                    f"Delete the internal topics (streams reset) and restart"
+                    "Stop every instance, delete the application's internal topics "
+                    f"({application_id}-*-repartition and -changelog) and its local state "
+                    "(KafkaStreams.cleanup()), then restart"
                 )
         if to_create:
             futures = self._admin.create_topics(to_create, operation_timeout=self._timeout)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import enum
 import fcntl
 import logging
-import os
 import shutil
 import threading
 import time
@@ -28,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from streams.config import StreamsConfig
-from streams.errors import ConfigError, StreamsError
+from streams.errors import StreamsError
 from streams.runtime.global_thread import GlobalStreamThread
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
 from streams.runtime.queries import CompositeReadOnlyKeyValueStore, is_timestamped
@@ -162,6 +161,14 @@ class KafkaStreams:
         threading.Thread(target=self._shutdown_after_error, name="streams-error-shutdown",
                          daemon=True).start()
 
+    def _on_global_error(self, exc: BaseException) -> None:
+        # global tables cannot be served partially: the whole client goes to ERROR
+        if self._closing.is_set():
+            return
+        log.error("the global stream thread died (%s); shutting this client down", exc)
+        threading.Thread(target=self._shutdown_after_error, name="streams-error-shutdown",
+                         daemon=True).start()
+
     def _shutdown_after_error(self) -> None:
         self._transition(State.PENDING_ERROR)
         self._stop_threads(timeout=60)
@@ -205,11 +212,11 @@ class KafkaStreams:
                          **self.config.client_config("admin.")}
             admin = AdminClient(admin_cfg)
             manager = InternalTopicManager(admin, self.config["replication.factor"],
-                                           self.config.client_config("topic."))
+                                           self.config.client_config("topic.", include_common=False))
             self.plan = manager.ensure(self.topology, self.application_id)
             if any(s.is_global for s in self.topology.subtopologies()):
                 self._global = GlobalStreamThread(self.topology, self.config, self.state_root,
-                                                  self.client_id)
+                                                  self.client_id, self._on_global_error)
                 self._global.bootstrap()
                 self._global.start()
         except BaseException:
@@ -245,7 +252,12 @@ class KafkaStreams:
             self._global.shutdown()
             self._global.join(10)
             self._global.close()
-        self._unlock_state_dir()
+        if ok:
+            self._unlock_state_dir()
+        else:
+            # a thread still runs with stores open: keep other instances out of the directory
+            log.error("stream threads did not stop within %ss; the state directory stays locked "
+                      "until this process exits", timeout)
         return ok
 
     def close(self, timeout: float | None = None) -> bool:
@@ -266,7 +278,15 @@ class KafkaStreams:
         """Delete this application's local state directory (only when not running)."""
         if self._state not in (State.CREATED, State.NOT_RUNNING, State.ERROR):
             raise StreamsError("cleanup() needs a client that is not running; close() it first")
-        shutil.rmtree(self.state_root, ignore_errors=True)
+        if not self.state_root.exists():
+            return
+        self._lock_state_dir()  # refuses if another instance uses the directory
+        try:
+            for child in self.state_root.iterdir():
+                if child.name != ".lock":
+                    shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        finally:
+            self._unlock_state_dir()
 
     def __enter__(self) -> KafkaStreams:
         return self
@@ -332,7 +352,3 @@ class KafkaStreams:
                 raise StreamsError(f"client not RUNNING within {timeout}s (state {self._state.value})")
             time.sleep(0.05)
 
-
-def _check_platform() -> None:
-    if os.name != "posix":
-        raise ConfigError("streams runs on POSIX systems (it locks state directories with fcntl)")

@@ -108,17 +108,19 @@ class StreamThread(threading.Thread):
     def _consumer_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {
             "bootstrap.servers": self.config["bootstrap.servers"],
-            "group.id": self.app_id,
             "client.id": f"{self.name}-consumer",
-            "enable.auto.commit": False,
             "auto.offset.reset": self.config["auto.offset.reset"],
-            "partition.assignment.strategy": "range",
             "enable.partition.eof": False,
         }
-        if self.eos:
-            cfg["isolation.level"] = "read_committed"
         cfg.update(self.config.client_config("consumer."))
         cfg.update(self.config.client_config("main.consumer."))
+        # what correctness rests on is not the user's to change: one group, commits only
+        # after processing, co-partitioned assignment, no reading of aborted writes
+        cfg["group.id"] = self.app_id
+        cfg["enable.auto.commit"] = False
+        cfg["partition.assignment.strategy"] = "range"
+        if self.eos:
+            cfg["isolation.level"] = "read_committed"
         return cfg
 
     def _setup(self) -> None:
@@ -244,8 +246,8 @@ class StreamThread(threading.Thread):
             self.processed += n
             tm.punctuate()
             now = time.monotonic()
-            if (now - last_commit >= commit_interval and tm.processed_since_commit) or \
-                    tm.commit_requested():
+            # commit on the interval even without new input: punctuators may have written
+            if (now - last_commit >= commit_interval and tm.running) or tm.commit_requested():
                 self._commit()
                 last_commit = now
 

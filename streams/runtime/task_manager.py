@@ -121,6 +121,17 @@ class TaskManager:
             # not closed cleanly under exactly-once: local state may hold aborted writes
             log.info("%s: task %s was not closed cleanly; wiping its state", self.thread_name, tid)
             shutil.rmtree(task_dir, ignore_errors=True)
+        for (topic, partition), offset in checkpoint.items():
+            end = self.restorer.end_offset(topic, partition)
+            if offset > end:
+                # the changelog was deleted or truncated (e.g. an application reset): the local
+                # state reflects records that no longer exist; keeping it would count them twice
+                log.warning("%s: checkpoint %d of %s-%d is past the changelog's end %d; wiping "
+                            "task %s state and restoring from the changelog", self.thread_name,
+                            offset, topic, partition, end, tid)
+                shutil.rmtree(task_dir, ignore_errors=True)
+                checkpoint = {}
+                break
         existed = {name for name in sub.stores if (task_dir / name).exists()}
         try:
             task.initialize(self.global_stores)
