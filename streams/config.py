@@ -180,7 +180,7 @@ KEYS: dict[str, _Key] = {
     "client.id": _Key(None, "Prefix of client ids."),
     "application.server": _Key(None, "host:port of this instance for interactive queries."),
     "topology.optimization": _Key("none", "none or all.", _one_of("none", "all")),
-    "default.dsl.store": _Key("rocksDB", "rocksDB or in_memory: store type for DSL operations.",
+    "default.dsl.store": _Key("rocksdb", "rocksDB or in_memory: store type for DSL operations.",
                               _one_of("rocksdb", "in_memory")),
     "state.cleanup.delay.ms": _Key(600000, "Delay before cleaning unowned task dirs.", _int_min(0)),
     "task.timeout.ms": _Key(300000, "How long a task may be blocked before failing.", _int_min(0)),

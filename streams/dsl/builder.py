@@ -130,13 +130,14 @@ class StreamsBuilder:
         m = materialized or Materialized()
         key_serde = m.key_serde if m.key_serde is not None else c.key_serde
         value_serde = m.value_serde if m.value_serde is not None else c.value_serde
+        # Kafka Streams' order: store name (if generated), source, table source
+        store = m.name or f"{topic}-STATE-STORE-{self.next_index():010d}"
         source = self.name_or_new(c.name, "KSTREAM-SOURCE-")
         self.topology.add_source(
             source, [topic], key_serde=key_serde, value_serde=value_serde,
             timestamp_extractor=c.timestamp_extractor, offset_reset=c.offset_reset,
         )
-        node = self.new_name("KTABLE-SOURCE-")
-        store = m.name or f"{topic}-STATE-STORE-{self.next_index():010d}"
+        node = self.name_or_new(f"{c.name}-table-source" if c.name else None, "KTABLE-SOURCE-")
         self.topology.add_processor(node, lambda: TableSourceProcessor(store, node), source)
         self.topology.add_state_store(
             self.timestamped_store(store, m, key_serde, value_serde), node
@@ -155,9 +156,10 @@ class StreamsBuilder:
         m = materialized or Materialized()
         key_serde = m.key_serde if m.key_serde is not None else c.key_serde
         value_serde = m.value_serde if m.value_serde is not None else c.value_serde
-        source = self.name_or_new(c.name, "KSTREAM-SOURCE-")
-        node = self.new_name("KTABLE-SOURCE-")
+        # Kafka Streams' order and names: store name (if generated), then two KTABLE-SOURCE names
         store = m.name or f"{topic}-STATE-STORE-{self.next_index():010d}"
+        source = self.name_or_new(c.name, "KTABLE-SOURCE-")
+        node = self.new_name("KTABLE-SOURCE-")
         builder = self.timestamped_store(store, m, key_serde, value_serde).with_logging_disabled()
         self.topology.add_global_store(
             builder, source, topic, node, lambda: TableSourceProcessor(store, node),

@@ -39,6 +39,7 @@ class KGroupedStream:
         self.value_serde = value_serde
         self._name = name
         self._repartition_required = repartition_required
+        self._repartition_source: str | None = None  # reused when the Grouped has a name
 
     def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
                    name: str | None, value_serde: Any,
@@ -54,8 +55,16 @@ class KGroupedStream:
         node = b.name_or_new(name, prefix)
         parent = self._stream
         if self._repartition_required:
-            base = self._name or store
-            src = parent._repartition_through(base, ks, self.value_serde, filter_null_keys=True)
+            if self._name is not None and self._repartition_source is not None:
+                # Kafka Streams reuses a user-named repartition topic (and still uses 3 indexes)
+                for prefix_ in ("KSTREAM-SINK-", "KSTREAM-FILTER-", "KSTREAM-SOURCE-"):
+                    b.new_name(prefix_)
+                src = self._repartition_source
+            else:
+                base = self._name or store
+                src = parent._repartition_through(base, ks, self.value_serde, filter_null_keys=True)
+                if self._name is not None:
+                    self._repartition_source = src
             parent = KStream(b, src, ks, self.value_serde, False)
         b.topology.add_processor(node, lambda: make(store, node), parent.node)
         if ks is UNKNOWN:
@@ -102,13 +111,45 @@ class KGroupedStream:
 
 class KGroupedTable:
     """A re-grouped table: aggregations take an adder and a subtractor, so that an update
-    retracts the old value from its group before adding the new one."""
+    retracts the old value from its group before adding the new one.
 
-    def __init__(self, builder: StreamsBuilder, source: str, key_serde: Any, value_serde: Any) -> None:
+    The repartition topic is created by each aggregation, as in Kafka Streams:
+    ``<Grouped name or store name>-repartition``.
+    """
+
+    def __init__(self, builder: StreamsBuilder, select_node: str, key_serde: Any, value_serde: Any,
+                 name: str | None = None) -> None:
         self._builder = builder
-        self._source = source
+        self._select = select_node
         self.key_serde = key_serde
         self.value_serde = value_serde
+        self._name = name
+        self._repartition_source: str | None = None
+
+    def _repartition(self, store: str, name: str | None) -> str:
+        """Sink -> ``<grouped name or store>-repartition`` -> source; returns the source node."""
+        from streams.dsl.change import ChangeSerde
+
+        b = self._builder
+        topo = b.topology
+        sink = b.name_or_new(f"{name}-sink" if name else None, "KSTREAM-SINK-")
+        source = b.name_or_new(f"{name}-source" if name else None, "KSTREAM-SOURCE-")
+        if self._name is not None and self._repartition_source is not None:
+            return self._repartition_source
+        topic = f"{self._name or store}-repartition"
+        ks, vs = self.key_serde, self.value_serde
+        if ks is UNKNOWN:
+            topo.require_serde(sink, "key", f"it writes to repartition topic {topic!r} after group_by")
+        if vs is UNKNOWN:
+            topo.require_serde(sink, "value", f"it writes to repartition topic {topic!r} after group_by")
+        kser = None if ks is UNKNOWN else ks
+        vser = ChangeSerde(None if vs is UNKNOWN else vs)
+        topo.add_internal_topic(topic, "repartition")
+        topo.add_sink(sink, topic, self._select, key_serde=kser, value_serde=vser)
+        # as in Kafka Streams, internal topics are always read from the beginning
+        topo.add_source(source, [topic], key_serde=kser, value_serde=vser, offset_reset="earliest")
+        self._repartition_source = source
+        return source
 
     def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
                    name: str | None, value_serde: Any,
@@ -120,8 +161,9 @@ class KGroupedTable:
         store = m.name or b.new_name(store_prefix)
         ks = m.key_serde if m.key_serde is not None else self.key_serde
         vs = m.value_serde if m.value_serde is not None else value_serde
+        source = self._repartition(store, name)
         node = b.name_or_new(name, prefix)
-        b.topology.add_processor(node, lambda: make(store, node), self._source)
+        b.topology.add_processor(node, lambda: make(store, node), source)
         if ks is UNKNOWN:
             b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
         if vs is UNKNOWN:
@@ -145,7 +187,8 @@ class KGroupedTable:
         require_arity(adder, 2, "reduce", "adder(aggregate, value)")
         require_arity(subtractor, 2, "reduce", "subtractor(aggregate, value)")
         return self._aggregate(
-            "KTABLE-REDUCE-", "KTABLE-REDUCE-STATE-STORE-", materialized, name, self.value_serde,
+            # Kafka Streams names a KGroupedTable reduce store KTABLE-AGGREGATE-STATE-STORE-...
+            "KTABLE-REDUCE-", "KTABLE-AGGREGATE-STATE-STORE-", materialized, name, self.value_serde,
             lambda store, node: TableReduceProcessor(store, node, adder, subtractor),
         )
 

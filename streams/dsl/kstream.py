@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
     from streams.dsl.grouped import KGroupedStream
     from streams.dsl.ktable import KTable
+
+
+#: A name the builder generated (Kafka Streams: ``"KSTREAM.*-[0-9]{10}"``); repartition nodes
+#: derived from such a name get generated names as well.
+_GENERATED = re.compile(r"KSTREAM.*-[0-9]{10}")
 
 
 class KStream:
@@ -120,7 +126,8 @@ class KStream:
     def process(self, supplier: Callable[[], Processor], stores: Iterable[str] = (),
                 name: str | None = None) -> KStream:
         """Run a custom Processor (made per task by ``supplier``) with access to ``stores``."""
-        node = self._builder.name_or_new(name, "KSTREAM-PROCESSOR-")
+        # as in Kafka Streams, a user-given name uses no index
+        node = name if name else self._builder.name_or_new(name, "KSTREAM-PROCESSOR-")
         topo = self._builder.topology
         topo.add_processor(node, supplier, self.node)
         store_list = list(stores)
@@ -131,7 +138,7 @@ class KStream:
     def process_values(self, supplier: Callable[[], Processor], stores: Iterable[str] = (),
                        name: str | None = None) -> KStream:
         """Like :meth:`process`, but forwarded records keep their input key (no repartition)."""
-        node = self._builder.name_or_new(name, "KSTREAM-PROCESSVALUES-")
+        node = name if name else self._builder.name_or_new(name, "KSTREAM-PROCESSVALUES-")
         topo = self._builder.topology
         topo.add_processor(node, lambda: sl.FixedKeyProcessorAdapter(supplier()), self.node)
         store_list = list(stores)
@@ -162,7 +169,8 @@ class KStream:
     def repartition(self, repartitioned: Repartitioned | None = None) -> KStream:
         """Write through a new internal topic (``<application.id>-<name>-repartition``)."""
         r = repartitioned or Repartitioned()
-        base = self._builder.name_or_new(r.name, "KSTREAM-REPARTITION-")
+        # as in Kafka Streams, a Repartitioned name uses no index
+        base = r.name if r.name else self._builder.name_or_new(r.name, "KSTREAM-REPARTITION-")
         ks = r.key_serde if r.key_serde is not None else self.key_serde
         vs = r.value_serde if r.value_serde is not None else self.value_serde
         node = self._repartition_through(base, ks, vs, filter_null_keys=False,
@@ -171,26 +179,33 @@ class KStream:
 
     def _repartition_through(self, base: str, ks: Any, vs: Any, *, filter_null_keys: bool,
                              partitions: int | None = None, partitioner: Any = None) -> str:
-        """Insert filter -> sink -> internal topic -> source; returns the source node name."""
+        """Insert filter -> sink -> internal topic -> source; returns the source node name.
+
+        Named as Kafka Streams does: three indexes are always used (sink, filter, source);
+        when ``base`` is itself a generated name (``KSTREAM-...-0000000007``) the nodes get
+        generated names too, otherwise ``<base>-repartition-filter/-sink/-source``.
+        """
         b = self._builder
         topo = b.topology
         topic = f"{base}-repartition"
+        gen_sink = b.new_name("KSTREAM-SINK-")
+        gen_filter = b.new_name("KSTREAM-FILTER-")
+        gen_source = b.new_name("KSTREAM-SOURCE-")
+        if _GENERATED.fullmatch(base):
+            fname, sink, source = gen_filter, gen_sink, gen_source
+        else:
+            fname, sink, source = f"{topic}-filter", f"{topic}-sink", f"{topic}-source"
         parent = self.node
         if filter_null_keys:
-            fname = f"{topic}-filter"
-            b.next_index()
             topo.add_processor(fname, lambda: sl.NullKeyFilterProcessor(fname), parent)
             parent = fname
-        sink = f"{topic}-sink"
-        source = f"{topic}-source"
-        b.next_index()
-        b.next_index()
         self._require(sink, ks, vs, f"it writes to repartition topic {topic!r}")
         topo.add_internal_topic(topic, "repartition", partitions)
         kser = None if ks is UNKNOWN else ks
         vser = None if vs is UNKNOWN else vs
         topo.add_sink(sink, topic, parent, key_serde=kser, value_serde=vser, partitioner=partitioner)
-        topo.add_source(source, [topic], key_serde=kser, value_serde=vser)
+        # as in Kafka Streams, internal topics are always read from the beginning
+        topo.add_source(source, [topic], key_serde=kser, value_serde=vser, offset_reset="earliest")
         return source
 
     def to_table(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
@@ -206,7 +221,8 @@ class KStream:
         store = m.name or b.new_name("KSTREAM-TOTABLE-STATE-STORE-")
         parent = self
         if self.repartition_required:
-            src = self._repartition_through(store, ks, vs, filter_null_keys=True)
+            # Kafka Streams names the topic after the to_table node: <node>-repartition
+            src = self._repartition_through(node, ks, vs, filter_null_keys=True)
             parent = KStream(b, src, ks, vs, False)
         b.topology.add_processor(node, lambda: TableSourceProcessor(store, node), parent.node)
         self._require(node, ks, vs, f"it materializes store {store!r}")
@@ -228,8 +244,8 @@ class KStream:
         from streams.dsl.grouped import KGroupedStream
 
         g = grouped or Grouped()
-        keyed = self.select_key(selector)
-        # Kafka Streams names the key-select node after the grouping step, not the user's name
+        # Kafka Streams names the key-select node after the Grouped name when one is given
+        keyed = self.select_key(selector, name=g.name)
         ks = g.key_serde if g.key_serde is not None else UNKNOWN
         vs = g.value_serde if g.value_serde is not None else self.value_serde
         return KGroupedStream(self._builder, keyed, ks, vs, g.name, True)

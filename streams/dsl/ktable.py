@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streams.dsl.builder import UNKNOWN
-from streams.dsl.change import ChangeSerde
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.params import Grouped, Materialized
 from streams.dsl.processors.aggregate import (
@@ -34,11 +33,18 @@ class KTable:
         self.value_serde = value_serde
         self.store_name = store_name
 
-    def _materialize(self, node: str, materialized: Materialized | None, vs: Any) -> str | None:
+    def _store_name(self, prefix: str, materialized: Materialized | None) -> str | None:
+        """The store's name; Kafka Streams generates it (``KTABLE-FILTER-STATE-STORE-<n>``)
+        before the node's name."""
         if materialized is None:
             return None
+        return materialized.name or self._builder.new_name(f"{prefix}STATE-STORE-")
+
+    def _materialize(self, node: str, store: str | None, materialized: Materialized | None,
+                     vs: Any) -> str | None:
+        if materialized is None or store is None:
+            return None
         b = self._builder
-        store = materialized.name or b.new_name(f"{node.split('-0')[0]}-STATE-STORE-")
         ks = materialized.key_serde if materialized.key_serde is not None else self.key_serde
         if materialized.value_serde is not None:
             vs = materialized.value_serde
@@ -52,8 +58,9 @@ class KTable:
     def _derive(self, prefix: str, name: str | None, materialized: Materialized | None,
                 value_serde: Any, make: Callable[[str, str | None], Any]) -> KTable:
         b = self._builder
+        store_name = self._store_name(prefix, materialized)
         node = b.name_or_new(name, prefix)
-        store = self._materialize(node, materialized, value_serde)
+        store = self._materialize(node, store_name, materialized, value_serde)
         b.topology.add_processor(node, lambda: make(node, store), self.node)
         if store is not None:
             b.topology.connect_processor_and_state_stores(node, store)
@@ -103,26 +110,12 @@ class KTable:
         require_arity(selector, 2, "KTable.group_by", "selector(key, value) -> (key, value)")
         g = grouped or Grouped()
         b = self._builder
-        topo = b.topology
-        node = b.new_name("KTABLE-SELECT-")
-        topo.add_processor(node, lambda: TableRepartitionMapProcessor(selector, node), self.node)
+        # Kafka Streams: "<grouped name>-select" (no index used) or KTABLE-SELECT-<n>
+        node = f"{g.name}-select" if g.name else b.new_name("KTABLE-SELECT-")
+        b.topology.add_processor(node, lambda: TableRepartitionMapProcessor(selector, node), self.node)
         ks = g.key_serde if g.key_serde is not None else UNKNOWN
         vs = g.value_serde if g.value_serde is not None else UNKNOWN
-        base = g.name or b.new_name("KTABLE-AGGREGATE-STATE-STORE-")
-        topic = f"{base}-repartition"
-        sink, source = f"{topic}-sink", f"{topic}-source"
-        if ks is UNKNOWN:
-            topo.require_serde(sink, "key", f"it writes to repartition topic {topic!r} after group_by")
-        if vs is UNKNOWN:
-            topo.require_serde(sink, "value", f"it writes to repartition topic {topic!r} after group_by")
-        kser = None if ks is UNKNOWN else ks
-        vser = ChangeSerde(None if vs is UNKNOWN else vs)
-        topo.add_internal_topic(topic, "repartition")
-        topo.add_sink(sink, topic, node, key_serde=kser, value_serde=vser)
-        topo.add_source(source, [topic], key_serde=kser, value_serde=vser)
-        b.next_index()
-        b.next_index()
-        return KGroupedTable(b, source, ks, vs)
+        return KGroupedTable(b, node, ks, vs, g.name)
 
     def __repr__(self) -> str:
         return f"KTable(node={self.node!r}, store={self.store_name!r})"

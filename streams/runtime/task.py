@@ -345,10 +345,19 @@ class Task:
             return
         tp = (topic, partition)
         if src.extractor is not None:
-            ts = src.extractor(
-                ConsumedRecord(topic, partition, offset, ts, key, value, headers),
-                self._partition_time.get(tp, -1),
-            )
+            try:
+                ts = src.extractor(
+                    ConsumedRecord(topic, partition, offset, ts, key, value, headers),
+                    self._partition_time.get(tp, -1),
+                )
+            except StreamsError:
+                raise
+            except Exception as exc:
+                raise StreamsError(
+                    f"timestamp extractor of source {src.name!r} failed in task {self.name} on "
+                    f"record (topic={topic!r}, partition={partition}, offset={offset}): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             if ts < 0:
                 self._consumed[tp] = offset
                 self.dropped_records += 1

@@ -21,6 +21,9 @@ class TopologyDescription:
             Source: KSTREAM-SOURCE-0000000000 (topics: [lines])
               --> KSTREAM-FLATMAPVALUES-0000000001
             ...
+
+          Sub-topology: 1
+            ...
     """
 
     def __init__(self, topology: Topology) -> None:
@@ -31,35 +34,56 @@ class TopologyDescription:
         """The sub-topologies (global ones included, flagged ``is_global``)."""
         return self._topology.subtopologies()
 
-    def _node_lines(self, name: str) -> list[str]:
+    def _sizes(self) -> dict[str, int]:
+        """Kafka Streams' node "size": 1 + the sizes of the node's children (paths counted)."""
+        nodes = self._topology.nodes
+        sizes: dict[str, int] = {}
+        # parents are always added before their children, so reversed insertion order visits
+        # every child before its parents
+        for name in reversed(nodes):
+            sizes[name] = 1 + sum(sizes[c] for c in nodes[name].children)
+        return sizes
+
+    @staticmethod
+    def _ordered(names: list[str] | tuple[str, ...], sizes: dict[str, int]) -> list[str]:
+        # Kafka Streams' NodeComparator: larger sub-tree first, then by name
+        return sorted(names, key=lambda n: (-sizes[n], n))
+
+    def _node_text(self, name: str, sizes: dict[str, int]) -> str:
         node = self._topology.nodes[name]
-        lines: list[str] = []
+
+        def names(items: list[str]) -> str:
+            return ", ".join(self._ordered(items, sizes)) or "none"
+
         if isinstance(node, SourceNode):
-            lines.append(f"    Source: {name} (topics: [{', '.join(node.topics)}])")
-        elif isinstance(node, ProcessorNode):
-            lines.append(f"    Processor: {name} (stores: [{', '.join(node.stores)}])")
-        else:
-            assert isinstance(node, SinkNode)
-            if node.topic is not None:
-                lines.append(f"    Sink: {name} (topic: {node.topic})")
-            else:
-                extractor = getattr(node.topic_extractor, "__name__", type(node.topic_extractor).__name__)
-                lines.append(f"    Sink: {name} (extractor: {extractor})")
-        if not isinstance(node, SinkNode):
-            lines.append(f"      --> {', '.join(node.children) or 'none'}")
-        if not isinstance(node, SourceNode):
-            lines.append(f"      <-- {', '.join(node.parents)}")
-        return lines
+            return f"Source: {name} (topics: [{', '.join(node.topics)}])\n      --> {names(node.children)}"
+        if isinstance(node, ProcessorNode):
+            return (f"Processor: {name} (stores: [{', '.join(node.stores)}])\n"
+                    f"      --> {names(node.children)}\n      <-- {names(node.parents)}")
+        assert isinstance(node, SinkNode)
+        if node.topic is not None:
+            return f"Sink: {name} (topic: {node.topic})\n      <-- {names(node.parents)}"
+        extractor = node.topic_extractor
+        label = getattr(extractor, "__name__", None) or type(extractor).__name__
+        return f"Sink: {name} (extractor class: {label})\n      <-- {names(node.parents)}"
 
     def __str__(self) -> str:
-        out = ["Topologies:"]
+        """Kafka Streams' layout, character for character: nodes of a sub-topology ordered by
+        sub-tree size then name, the first sub-topology indented by three spaces and the
+        others by two (Kafka's own quirk)."""
+        sizes = self._sizes()
+        out = ["Topologies:\n "]
         for sub in self.subtopologies:
-            suffix = " for global store (will not generate tasks)" if sub.is_global else ""
-            out.append(f"   Sub-topology: {sub.id}{suffix}")
-            for name in sub.nodes:
-                out.extend(self._node_lines(name))
-            out.append("")
-        return "\n".join(out)
+            out.append("  ")
+            ordered = self._ordered(sub.nodes, sizes)
+            if sub.is_global:
+                out.append(f"Sub-topology: {sub.id} for global store (will not generate tasks)\n")
+                out.extend(f"    {self._node_text(n, sizes)}\n" for n in ordered)
+            else:
+                out.append(f"Sub-topology: {sub.id}\n")
+                out.extend(f"    {self._node_text(n, sizes)}\n" for n in ordered)
+                out.append("\n")
+        return "".join(out)
 
     __repr__ = __str__
 
