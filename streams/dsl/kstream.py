@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import require_arity, takes_key
+from streams.dsl.getters import GetterFactory, store_getter
 from streams.dsl.params import Branched, Grouped, Materialized, Produced, Repartitioned
 from streams.dsl.processors import stateless as sl
 from streams.errors import TopologyError
@@ -228,6 +229,65 @@ class KStream:
         self._require(node, ks, vs, f"it materializes store {store!r}")
         b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
         return KTable(b, node, ks, vs, store_name=store)
+
+    # ------------------------------------------------------------------ joins
+    def join(self, other: Any, joiner: Callable[..., Any],
+             value_joiner: Callable[..., Any] | None = None, *, name: str | None = None) -> KStream:
+        """Inner join with a table, looked up at processing time.
+
+        ``stream.join(table, joiner)``: on the record's key; ``joiner(value, table_value)`` or
+        ``joiner(key, value, table_value)``. ``stream.join(global_table, key_selector, joiner)``:
+        on ``key_selector(key, value)``. Records without a match emit nothing.
+        """
+        return self._table_join(other, joiner, value_joiner, False, name)
+
+    def left_join(self, other: Any, joiner: Callable[..., Any],
+                  value_joiner: Callable[..., Any] | None = None, *,
+                  name: str | None = None) -> KStream:
+        """Left join with a table: every record emits, with None when the table has no match."""
+        return self._table_join(other, joiner, value_joiner, True, name)
+
+    def _table_join(self, other: Any, first: Callable[..., Any],
+                    second: Callable[..., Any] | None, left: bool, name: str | None) -> KStream:
+        from streams.dsl.ktable import GlobalKTable, KTable
+        from streams.dsl.processors.joins import StreamTableJoinProcessor
+
+        op = "left_join" if left else "join"
+        b = self._builder
+        if isinstance(other, GlobalKTable):
+            if second is None:
+                raise TopologyError(f"KStream.{op}(global_table, key_selector, joiner): the key "
+                                    "selector and the joiner are both needed")
+            require_arity(first, 2, op, "key_selector(key, value)")
+            selector: Callable[[Any, Any], Any] | None = first
+            joiner = second
+            getter: GetterFactory = store_getter(other.store_name)
+            parent = self
+        elif isinstance(other, KTable):
+            if second is not None:
+                raise TopologyError(f"KStream.{op}(table, joiner) takes one function; a key "
+                                    "selector is only for GlobalKTable joins")
+            selector, joiner = None, first
+            getter = other.value_getter
+            parent = self
+            if self.repartition_required:
+                # the key changed upstream: co-partition with the table through a topic
+                base = b.new_name("KSTREAM-JOIN-") if name is None else name
+                src = self._repartition_through(base, self.key_serde, self.value_serde,
+                                                filter_null_keys=not left)
+                parent = KStream(b, src, self.key_serde, self.value_serde, False)
+        elif isinstance(other, KStream):
+            raise NotImplementedError(
+                "KStream-KStream joins need JoinWindows and are not implemented yet")
+        else:
+            raise TopologyError(f"KStream.{op} needs a KTable or GlobalKTable, got "
+                                f"{type(other).__name__}")
+        wk = takes_key(joiner, 2, f"KStream.{op}")
+        node = b.name_or_new(name, "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-")
+        b.topology.add_processor(node, lambda: StreamTableJoinProcessor(
+            getter, joiner, wk, left, node, selector), parent.node)
+        b.topology.connect_processor_and_state_stores(node, *getter[0])
+        return KStream(b, node, self.key_serde, UNKNOWN, parent.repartition_required)
 
     # ------------------------------------------------------------------ grouping
     def group_by_key(self, grouped: Grouped | None = None) -> KGroupedStream:

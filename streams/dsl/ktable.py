@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import require_arity, takes_key
+from streams.dsl.getters import (
+    GetterFactory,
+    filtered_getter,
+    joined_getter,
+    mapped_getter,
+    store_getter,
+)
 from streams.dsl.params import Grouped, Materialized
 from streams.dsl.processors.aggregate import (
     TableFilterProcessor,
@@ -14,6 +21,7 @@ from streams.dsl.processors.aggregate import (
     TableRepartitionMapProcessor,
     TableToStreamProcessor,
 )
+from streams.errors import TopologyError
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
@@ -26,12 +34,23 @@ class KTable:
     deletes the key. ``store_name`` names the store holding it, when materialized."""
 
     def __init__(self, builder: StreamsBuilder, node: str, key_serde: Any, value_serde: Any,
-                 store_name: str | None = None) -> None:
+                 store_name: str | None = None, getter: GetterFactory | None = None) -> None:
         self._builder = builder
         self.node = node
         self.key_serde = key_serde
         self.value_serde = value_serde
         self.store_name = store_name
+        self._getter = getter
+
+    @property
+    def value_getter(self) -> GetterFactory:
+        """How joins read this table's current value for a key."""
+        if self.store_name is not None:
+            return store_getter(self.store_name)
+        if self._getter is None:
+            raise TopologyError(f"KTable {self.node!r} cannot be read by key; materialize it "
+                                "with Materialized(...) before joining")
+        return self._getter
 
     def _store_name(self, prefix: str, materialized: Materialized | None) -> str | None:
         """The store's name; Kafka Streams generates it (``KTABLE-FILTER-STATE-STORE-<n>``)
@@ -56,7 +75,8 @@ class KTable:
         return store
 
     def _derive(self, prefix: str, name: str | None, materialized: Materialized | None,
-                value_serde: Any, make: Callable[[str, str | None], Any]) -> KTable:
+                value_serde: Any, make: Callable[[str, str | None], Any],
+                getter: Callable[[GetterFactory], GetterFactory] | None = None) -> KTable:
         b = self._builder
         store_name = self._store_name(prefix, materialized)
         node = b.name_or_new(name, prefix)
@@ -66,28 +86,34 @@ class KTable:
             b.topology.connect_processor_and_state_stores(node, store)
             if materialized is not None and materialized.value_serde is not None:
                 value_serde = materialized.value_serde
-        return KTable(b, node, self.key_serde, value_serde, store_name=store)
+        derived = None
+        if store is None and getter is not None and (self.store_name or self._getter):
+            derived = getter(self.value_getter)
+        return KTable(b, node, self.key_serde, value_serde, store_name=store, getter=derived)
 
     def filter(self, predicate: Callable[..., Any], materialized: Materialized | None = None,
                name: str | None = None) -> KTable:
         """Rows failing ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter")
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, False, s))
+                            lambda n, s: TableFilterProcessor(predicate, wk, False, s),
+                            lambda g: filtered_getter(g, predicate, wk, False))
 
     def filter_not(self, predicate: Callable[..., Any], materialized: Materialized | None = None,
                    name: str | None = None) -> KTable:
         """Rows matching ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter_not")
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, True, s))
+                            lambda n, s: TableFilterProcessor(predicate, wk, True, s),
+                            lambda g: filtered_getter(g, predicate, wk, True))
 
     def map_values(self, mapper: Callable[..., Any], materialized: Materialized | None = None,
                    name: str | None = None) -> KTable:
         """A table of ``mapper(value)`` (or ``mapper(key, value)``) per key."""
         wk = takes_key(mapper, 1, "KTable.map_values")
         return self._derive("KTABLE-MAPVALUES-", name, materialized, UNKNOWN,
-                            lambda n, s: TableMapValuesProcessor(mapper, wk, s))
+                            lambda n, s: TableMapValuesProcessor(mapper, wk, s),
+                            lambda g: mapped_getter(g, mapper, wk))
 
     def to_stream(self, key_mapper: Callable[[Any, Any], Any] | None = None,
                   name: str | None = None) -> KStream:
@@ -116,6 +142,57 @@ class KTable:
         ks = g.key_serde if g.key_serde is not None else UNKNOWN
         vs = g.value_serde if g.value_serde is not None else UNKNOWN
         return KGroupedTable(b, node, ks, vs, g.name)
+
+    # ------------------------------------------------------------------ joins
+    def join(self, other: KTable, joiner: Callable[..., Any],
+             materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Inner join on the key: a row exists while both tables have one;
+        ``joiner(left, right)`` or ``joiner(key, left, right)``."""
+        return self._table_join(other, joiner, "inner", materialized, name)
+
+    def left_join(self, other: KTable, joiner: Callable[..., Any],
+                  materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Left join: a row exists while this table has one (``right`` may be None)."""
+        return self._table_join(other, joiner, "left", materialized, name)
+
+    def outer_join(self, other: KTable, joiner: Callable[..., Any],
+                   materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Outer join: a row exists while either table has one (the other side may be None)."""
+        return self._table_join(other, joiner, "outer", materialized, name)
+
+    def _table_join(self, other: KTable, joiner: Callable[..., Any], mode: str,
+                    materialized: Materialized | None, name: str | None) -> KTable:
+        from streams.dsl.processors.joins import TableJoinMergeProcessor, TableTableJoinProcessor
+
+        op = {"inner": "join", "left": "left_join", "outer": "outer_join"}[mode]
+        if not isinstance(other, KTable):
+            raise TopologyError(f"KTable.{op} needs another KTable, got {type(other).__name__}")
+        if other._builder is not self._builder:
+            raise TopologyError(f"KTable.{op}: both tables must come from the same StreamsBuilder")
+        wk = takes_key(joiner, 2, f"KTable.{op}")
+        b = self._builder
+        topo = b.topology
+        prefix = {"inner": "KTABLE-JOIN", "left": "KTABLE-LEFTJOIN", "outer": "KTABLE-OUTERJOIN"}[mode]
+        this_getter, other_getter = self.value_getter, other.value_getter
+        this_node = b.new_name(f"{prefix}THIS-")
+        other_node = b.new_name(f"{prefix}OTHER-")
+        store = self._store_name("KTABLE-MERGE-", materialized)
+        merge = b.name_or_new(name, "KTABLE-MERGE-")
+        topo.add_processor(this_node, lambda: TableTableJoinProcessor(
+            other_getter, joiner, wk, mode, True), self.node)
+        topo.connect_processor_and_state_stores(this_node, *other_getter[0])
+        topo.add_processor(other_node, lambda: TableTableJoinProcessor(
+            this_getter, joiner, wk, mode, False), other.node)
+        topo.connect_processor_and_state_stores(other_node, *this_getter[0])
+        store = self._materialize(merge, store, materialized, UNKNOWN)
+        topo.add_processor(merge, lambda: TableJoinMergeProcessor(store), this_node, other_node)
+        vs: Any = UNKNOWN
+        if store is not None:
+            topo.connect_processor_and_state_stores(merge, store)
+            if materialized is not None and materialized.value_serde is not None:
+                vs = materialized.value_serde
+        getter = None if store else joined_getter(this_getter, other_getter, joiner, wk, mode)
+        return KTable(b, merge, self.key_serde, vs, store_name=store, getter=getter)
 
     def __repr__(self) -> str:
         return f"KTable(node={self.node!r}, store={self.store_name!r})"

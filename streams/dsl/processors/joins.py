@@ -1,0 +1,132 @@
+"""Processors behind the non-windowed joins: stream-table, stream-global table, table-table.
+
+Semantics follow Kafka Streams (including KIP-962 for null keys in left joins): a stream record
+looks up the table's value at processing time; input records with a None value never trigger a
+join; table-table joins emit (new, old) pairs so downstream tables retract correctly, with the
+larger of the two sides' timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streams.dsl.change import Change
+from streams.dsl.getters import GetterFactory
+from streams.dsl.processors.stateless import _Base, drop_record
+from streams.processor.api import ProcessorContext
+from streams.processor.record import Record
+from streams.state.timestamped import ValueAndTimestamp
+
+
+class StreamTableJoinProcessor(_Base):
+    """KStream-KTable and KStream-GlobalKTable join (inner or left)."""
+
+    def __init__(self, getter: GetterFactory, joiner: Callable[..., Any], with_key: bool,
+                 left: bool, node: str,
+                 key_selector: Callable[[Any, Any], Any] | None = None) -> None:
+        self.make_getter = getter[1]
+        self.joiner = joiner
+        self.with_key = with_key
+        self.left = left
+        self.node = node
+        self.key_selector = key_selector
+
+    def init(self, context: ProcessorContext) -> None:
+        super().init(context)
+        self.get = self.make_getter(context)
+
+    def process(self, record: Record) -> None:
+        value = record.value
+        if value is None:
+            drop_record(self.context, self.node, "a record with a None value cannot be joined")
+            return
+        key = record.key if self.key_selector is None else self.key_selector(record.key, value)
+        if key is None:
+            if not self.left:
+                drop_record(self.context, self.node, "its join key is None (inner join)")
+                return
+            other = None
+        else:
+            vt = self.get(key)
+            other = None if vt is None else vt.value
+            if other is None and not self.left:
+                return  # no match: an inner join emits nothing
+        joined = (self.joiner(record.key, value, other) if self.with_key
+                  else self.joiner(value, other))
+        self.forward(Record(record.key, joined, record.timestamp, record.headers))
+
+
+class TableTableJoinProcessor(_Base):
+    """One side of a KTable-KTable join: on an update of this side, look up the other.
+
+    ``mode`` is "inner", "left" or "outer"; ``this_is_left`` says which side this processor
+    serves, so the joiner always gets ``(left_value, right_value)``.
+    """
+
+    def __init__(self, other: GetterFactory, joiner: Callable[..., Any], with_key: bool,
+                 mode: str, this_is_left: bool) -> None:
+        self.make_getter = other[1]
+        self.joiner = joiner
+        self.with_key = with_key
+        self.mode = mode
+        self.this_is_left = this_is_left
+
+    def init(self, context: ProcessorContext) -> None:
+        super().init(context)
+        self.get = self.make_getter(context)
+
+    def _join(self, key: Any, mine: Any, other: Any) -> Any:
+        left, right = (mine, other) if self.this_is_left else (other, mine)
+        if self.mode == "inner" and (left is None or right is None):
+            return None
+        if self.mode == "left" and left is None:
+            return None
+        if left is None and right is None:
+            return None
+        return self.joiner(key, left, right) if self.with_key else self.joiner(left, right)
+
+    def process(self, record: Record) -> None:
+        key = record.key
+        if key is None:
+            drop_record(self.context, self.node_name(), "a table update needs a key")
+            return
+        change: Change = record.value
+        vt = self.get(key)
+        other = None if vt is None else vt.value
+        # Kafka Streams: an inner join, or the right side of a left join, stays silent when the
+        # side it must join with is missing
+        needs_other = self.mode == "inner" or (self.mode == "left" and not self.this_is_left)
+        if needs_other and other is None:
+            return
+        new = self._join(key, change.new, other)
+        old = self._join(key, change.old, other)
+        if new is None and old is None:
+            return
+        ts = record.timestamp if vt is None else max(record.timestamp, vt.timestamp)
+        self.forward(Record(key, Change(new, old), ts, record.headers))
+
+    def node_name(self) -> str:
+        return getattr(self.context, "node_name", "KTABLE-JOIN")
+
+
+class TableJoinMergeProcessor(_Base):
+    """Joins both sides' results into one table node; materializes it when asked."""
+
+    def __init__(self, store_name: str | None) -> None:
+        self.store_name = store_name
+        self.store: Any = None
+
+    def init(self, context: ProcessorContext) -> None:
+        super().init(context)
+        if self.store_name:
+            self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        if self.store is not None:
+            new = record.value.new
+            if new is None:
+                self.store.delete(record.key)
+            else:
+                self.store.put(record.key, ValueAndTimestamp(new, record.timestamp))
+        self.forward(record)
