@@ -33,6 +33,7 @@ from streams.serdes.primitives import (
     Void,
 )
 from streams.serdes.structured import Json, MsgPack
+from streams.serdes.windowed import SessionWindowedSerde, TimeWindowedSerde
 
 __all__ = [
     "UUID",
@@ -51,9 +52,11 @@ __all__ = [
     "Long",
     "MsgPack",
     "Serde",
+    "SessionWindowedSerde",
     "Short",
     "String",
     "SubjectNameStrategy",
+    "TimeWindowedSerde",
     "Void",
     "from_type",
     "is_bytes_serde",

@@ -13,6 +13,7 @@ Build stores through :class:`Stores`::
                                              String(), Long())
 """
 
+from streams.state import stores as _stores
 from streams.state.api import (
     ChangelogWriter,
     KeyValueBytesStore,
@@ -36,6 +37,9 @@ from streams.state.stores import (
     validate_store_name,
 )
 from streams.state.typed import KeyValueStore, ReadOnlyKeyValueStoreView
+from streams.state.windowed import SessionStore, SessionWindow, TimeWindow, Windowed, WindowStore
+
+_stores._attach_windowed_factories()
 
 __all__ = [
     "CHECKPOINT_FILE_NAME",
@@ -53,10 +57,15 @@ __all__ = [
     "RestoreCallback",
     "RocksDBKeyValueBytesStoreSupplier",
     "RocksDBKeyValueStore",
+    "SessionStore",
+    "SessionWindow",
     "StateStore",
     "StateStoreContext",
     "StoreBuilder",
     "Stores",
+    "TimeWindow",
+    "WindowStore",
+    "Windowed",
     "changelog_topic",
     "default_rocksdb_options",
     "destroy_store_dir",

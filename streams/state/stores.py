@@ -360,3 +360,16 @@ if TYPE_CHECKING:
 
     def _rocksdb_is_supplier(s: RocksDBKeyValueBytesStoreSupplier) -> KeyValueBytesStoreSupplier:
         return s
+
+
+def _attach_windowed_factories() -> None:
+    # window/session factories live in window_stores.py (which imports this module); attach them
+    # here so users find every store under Stores, as in Kafka Streams
+    from streams.state import window_stores as ws
+
+    Stores.in_memory_window_store = staticmethod(ws.in_memory_window_store)  # type: ignore[attr-defined]
+    Stores.persistent_window_store = staticmethod(ws.persistent_window_store)  # type: ignore[attr-defined]
+    Stores.in_memory_session_store = staticmethod(ws.in_memory_session_store)  # type: ignore[attr-defined]
+    Stores.persistent_session_store = staticmethod(ws.persistent_session_store)  # type: ignore[attr-defined]
+    Stores.window_store_builder = staticmethod(ws.window_store_builder)  # type: ignore[attr-defined]
+    Stores.session_store_builder = staticmethod(ws.session_store_builder)  # type: ignore[attr-defined]

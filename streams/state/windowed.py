@@ -1,0 +1,885 @@
+"""Windowed keys, and the typed and changelogging layers of window and session stores.
+
+Value types (Kafka Streams' ``Windowed``, ``TimeWindow``, ``SessionWindow``):
+
+* :class:`TimeWindow` ``(start, end)`` — a fixed-size window, end exclusive in spirit
+  (``end = start + size``);
+* :class:`SessionWindow` ``(start, end)`` — a session, both ends inclusive (a session of one
+  record has ``start == end``);
+* :class:`Windowed` ``(key, window)`` — a record key together with its window: the key type of
+  windowed aggregation results.
+
+Store layers, outermost first, as for key-value stores::
+
+    WindowStore[K, V] / SessionStore[K, V]    typed: serdes; what processors and queries see
+      ChangeLoggingWindowStore / ...Session   sends each change to <application.id>-<store>-changelog
+        InMemory/RocksDB Window/Session store bytes, segmented by time
+
+The changelog key is the bytes store's key, in Kafka Streams' layouts (window:
+``[key][8-byte start][4-byte seqnum]``; session: ``[key][8-byte end][8-byte start]``), so the
+changelog can be read by the restore callbacks, which the bytes stores register themselves and
+which parse the same layouts: restoring never writes the changelog again. The serde topic is
+the changelog topic, as in Kafka Streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+
+from streams.errors import StateStoreError
+from streams.serdes.base import Serde
+from streams.state.api import StateStoreContext, changelog_topic
+from streams.state.segments import MAX_TIMESTAMP
+from streams.state.session import SessionBytesStore
+from streams.state.window import WindowBytesStore
+
+if TYPE_CHECKING:
+    from streams.state.api import StateStore
+
+__all__ = [
+    "ChangeLoggingSessionStore",
+    "ChangeLoggingWindowStore",
+    "SessionStore",
+    "SessionWindow",
+    "TimeWindow",
+    "WindowStore",
+    "Windowed",
+    "time_window_for_size",
+]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_set = object.__setattr__
+
+
+def _immutable(self: object, *_args: object) -> NoReturn:
+    # Serves as both __setattr__ and __delattr__.
+    raise AttributeError(f"{type(self).__name__} is immutable")
+
+
+class TimeWindow:
+    """A time window ``[start, end)`` in ms, as produced by tumbling and hopping windows.
+
+    Immutable, hashable, equal only to a ``TimeWindow`` with the same bounds. Kafka Streams
+    requires ``start < end``; ``start == end`` is accepted here so that stores of zero-size
+    windows (a join with no time difference) can still be read as windowed keys.
+
+    Example::
+
+        TimeWindow(0, 60_000).overlap(TimeWindow(30_000, 90_000))  # True
+    """
+
+    __slots__ = ("end", "start")
+    start: int
+    end: int
+
+    def __init__(self, start: int, end: int) -> None:
+        """Window from ``start`` (inclusive) to ``end`` (exclusive); ``0 <= start <= end``."""
+        if not 0 <= start <= end:
+            raise ValueError(f"TimeWindow needs 0 <= start <= end, got start={start}, end={end}")
+        _set(self, "start", start)
+        _set(self, "end", end)
+
+    __setattr__ = _immutable
+    __delattr__ = _immutable
+
+    def overlap(self, other: TimeWindow) -> bool:
+        """Whether the two windows share a point in time (``start < other.end`` and vice versa)."""
+        if not isinstance(other, TimeWindow):
+            raise TypeError(f"cannot compare windows of different types: {other!r}")
+        return self.start < other.end and other.start < self.end
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TimeWindow and self.start == other.start and self.end == other.end
+
+    def __hash__(self) -> int:
+        return hash((TimeWindow, self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"TimeWindow(start={self.start}, end={self.end})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TimeWindow, (self.start, self.end))
+
+
+class SessionWindow:
+    """A session window ``[start, end]`` in ms, both ends inclusive (``0 <= start <= end``).
+
+    Immutable, hashable, equal only to a ``SessionWindow`` with the same bounds.
+    """
+
+    __slots__ = ("end", "start")
+    start: int
+    end: int
+
+    def __init__(self, start: int, end: int) -> None:
+        """Session from ``start`` to ``end``, both inclusive."""
+        if not 0 <= start <= end:
+            raise ValueError(f"SessionWindow needs 0 <= start <= end, got start={start}, end={end}")
+        _set(self, "start", start)
+        _set(self, "end", end)
+
+    __setattr__ = _immutable
+    __delattr__ = _immutable
+
+    def overlap(self, other: SessionWindow) -> bool:
+        """Whether the sessions share a point in time (``start <= other.end`` and vice versa)."""
+        if not isinstance(other, SessionWindow):
+            raise TypeError(f"cannot compare windows of different types: {other!r}")
+        return self.start <= other.end and other.start <= self.end
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is SessionWindow and self.start == other.start and self.end == other.end
+
+    def __hash__(self) -> int:
+        return hash((SessionWindow, self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"SessionWindow(start={self.start}, end={self.end})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SessionWindow, (self.start, self.end))
+
+
+class Windowed(Generic[K]):
+    """A key and its window: the key of windowed aggregation results (Kafka Streams' ``Windowed``).
+
+    Immutable and hashable (if the key is). Example::
+
+        Windowed("alice", TimeWindow(0, 60_000))
+    """
+
+    __slots__ = ("key", "window")
+    key: K
+    window: TimeWindow | SessionWindow
+
+    def __init__(self, key: K, window: TimeWindow | SessionWindow) -> None:
+        """``key`` within ``window``."""
+        _set(self, "key", key)
+        _set(self, "window", window)
+
+    __setattr__ = _immutable
+    __delattr__ = _immutable
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Windowed and self.key == other.key and self.window == other.window
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.window))
+
+    def __repr__(self) -> str:
+        return f"Windowed({self.key!r}, {self.window!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Windowed, (self.key, self.window))
+
+
+def time_window_for_size(start: int, window_size_ms: int) -> TimeWindow:
+    """``TimeWindow(start, start + size)``, the end capped at the largest timestamp (as KS)."""
+    end = start + window_size_ms
+    return TimeWindow(start, end if end < MAX_TIMESTAMP else MAX_TIMESTAMP)
+
+
+# -- changelogging layers --------------------------------------------------------------------
+
+
+class ChangeLoggingWindowStore:
+    """A :class:`~streams.state.window.WindowBytesStore` that logs each change of ``inner``.
+
+    Each ``put`` that writes (or deletes) calls ``context.changelog_writer.log_change(store,
+    store_key, value_or_None, context.timestamp)`` after writing ``inner``, where ``store_key``
+    is ``[key][8-byte window start][4-byte seqnum]`` as returned by the inner store. Puts the
+    inner store skips (expired windows; ``None`` with duplicates retained) are not logged.
+    """
+
+    __slots__ = ("_context", "_inner", "_name", "_put")
+
+    def __init__(self, inner: WindowBytesStore) -> None:
+        """Wrap ``inner`` (an in-memory or RocksDB window store)."""
+        self._inner = inner
+        self._name = inner.name
+        self._put = inner.put
+        self._context: StateStoreContext | None = None
+
+    @property
+    def name(self) -> str:
+        """The wrapped store's name (which names the changelog topic)."""
+        return self._name
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the wrapped store is persistent."""
+        return self._inner.persistent
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the wrapped store is open."""
+        return self._inner.is_open
+
+    @property
+    def inner(self) -> WindowBytesStore:
+        """The wrapped bytes store."""
+        return self._inner
+
+    @property
+    def retention_ms(self) -> int:
+        """The wrapped store's retention."""
+        return self._inner.retention_ms
+
+    @property
+    def window_size_ms(self) -> int:
+        """The wrapped store's window size."""
+        return self._inner.window_size_ms
+
+    @property
+    def retain_duplicates(self) -> bool:
+        """Whether the wrapped store retains duplicates."""
+        return self._inner.retain_duplicates
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the wrapped store; keep ``context`` for its changelog writer and timestamp."""
+        self._inner.init(context)
+        self._context = context
+
+    def flush(self) -> None:
+        """Flush the wrapped store."""
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Close the wrapped store."""
+        self._inner.close()
+
+    def put(self, key: bytes, value: bytes | None, window_start: int) -> bytes | None:
+        """Write through to the wrapped store, then log the change it made (if any)."""
+        store_key = self._put(key, value, window_start)
+        if store_key is not None:
+            # The writer is looked up per change so the runtime may attach it after init.
+            context = self._context
+            if context is not None:
+                writer = context.changelog_writer
+                if writer is not None:
+                    writer.log_change(self._name, store_key, value, context.timestamp)
+        return store_key
+
+    def get(self, key: bytes, window_start: int) -> bytes | None:
+        """The wrapped store's ``get``."""
+        return self._inner.get(key, window_start)
+
+    def fetch(self, key: bytes, time_from: int, time_to: int) -> Iterator[tuple[int, bytes]]:
+        """The wrapped store's ``fetch``."""
+        return self._inner.fetch(key, time_from, time_to)
+
+    def backward_fetch(
+        self, key: bytes, time_from: int, time_to: int
+    ) -> Iterator[tuple[int, bytes]]:
+        """The wrapped store's ``backward_fetch``."""
+        return self._inner.backward_fetch(key, time_from, time_to)
+
+    def fetch_range(
+        self, key_from: bytes | None, key_to: bytes | None, time_from: int, time_to: int
+    ) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``fetch_range``."""
+        return self._inner.fetch_range(key_from, key_to, time_from, time_to)
+
+    def backward_fetch_range(
+        self, key_from: bytes | None, key_to: bytes | None, time_from: int, time_to: int
+    ) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``backward_fetch_range``."""
+        return self._inner.backward_fetch_range(key_from, key_to, time_from, time_to)
+
+    def fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``fetch_all``."""
+        return self._inner.fetch_all(time_from, time_to)
+
+    def backward_fetch_all(
+        self, time_from: int, time_to: int
+    ) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``backward_fetch_all``."""
+        return self._inner.backward_fetch_all(time_from, time_to)
+
+    def all(self) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``all``."""
+        return self._inner.all()
+
+    def backward_all(self) -> Iterator[tuple[bytes, int, bytes]]:
+        """The wrapped store's ``backward_all``."""
+        return self._inner.backward_all()
+
+    def __repr__(self) -> str:
+        return f"ChangeLoggingWindowStore({self._inner!r})"
+
+
+class ChangeLoggingSessionStore:
+    """A :class:`~streams.state.session.SessionBytesStore` that logs each change of ``inner``.
+
+    ``put`` and ``remove`` log ``[key][8-byte end][8-byte start]`` (the inner store's key) with
+    the value or ``None``, timestamped with ``context.timestamp``, after writing ``inner``.
+    Puts of expired sessions, which the inner store skips, are not logged.
+    """
+
+    __slots__ = ("_context", "_inner", "_name", "_put")
+
+    def __init__(self, inner: SessionBytesStore) -> None:
+        """Wrap ``inner`` (an in-memory or RocksDB session store)."""
+        self._inner = inner
+        self._name = inner.name
+        self._put = inner.put
+        self._context: StateStoreContext | None = None
+
+    @property
+    def name(self) -> str:
+        """The wrapped store's name (which names the changelog topic)."""
+        return self._name
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the wrapped store is persistent."""
+        return self._inner.persistent
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the wrapped store is open."""
+        return self._inner.is_open
+
+    @property
+    def inner(self) -> SessionBytesStore:
+        """The wrapped bytes store."""
+        return self._inner
+
+    @property
+    def retention_ms(self) -> int:
+        """The wrapped store's retention."""
+        return self._inner.retention_ms
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the wrapped store; keep ``context`` for its changelog writer and timestamp."""
+        self._inner.init(context)
+        self._context = context
+
+    def flush(self) -> None:
+        """Flush the wrapped store."""
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Close the wrapped store."""
+        self._inner.close()
+
+    def put(self, key: bytes, start: int, end: int, value: bytes | None) -> bytes | None:
+        """Write through to the wrapped store, then log the change it made (if any)."""
+        store_key = self._put(key, start, end, value)
+        if store_key is not None:
+            context = self._context
+            if context is not None:
+                writer = context.changelog_writer
+                if writer is not None:
+                    writer.log_change(self._name, store_key, value, context.timestamp)
+        return store_key
+
+    def remove(self, key: bytes, start: int, end: int) -> bytes | None:
+        """Delete the session in the wrapped store and log a tombstone."""
+        return self.put(key, start, end, None)
+
+    def fetch_session(self, key: bytes, start: int, end: int) -> bytes | None:
+        """The wrapped store's ``fetch_session``."""
+        return self._inner.fetch_session(key, start, end)
+
+    def find_sessions(
+        self, key: bytes, earliest_session_end: int, latest_session_start: int
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """The wrapped store's ``find_sessions``."""
+        return self._inner.find_sessions(key, earliest_session_end, latest_session_start)
+
+    def backward_find_sessions(
+        self, key: bytes, earliest_session_end: int, latest_session_start: int
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """The wrapped store's ``backward_find_sessions``."""
+        return self._inner.backward_find_sessions(key, earliest_session_end, latest_session_start)
+
+    def find_sessions_range(
+        self,
+        key_from: bytes | None,
+        key_to: bytes | None,
+        earliest_session_end: int,
+        latest_session_start: int,
+    ) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``find_sessions_range``."""
+        return self._inner.find_sessions_range(
+            key_from, key_to, earliest_session_end, latest_session_start
+        )
+
+    def backward_find_sessions_range(
+        self,
+        key_from: bytes | None,
+        key_to: bytes | None,
+        earliest_session_end: int,
+        latest_session_start: int,
+    ) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``backward_find_sessions_range``."""
+        return self._inner.backward_find_sessions_range(
+            key_from, key_to, earliest_session_end, latest_session_start
+        )
+
+    def fetch(self, key: bytes) -> Iterator[tuple[int, int, bytes]]:
+        """The wrapped store's ``fetch``."""
+        return self._inner.fetch(key)
+
+    def backward_fetch(self, key: bytes) -> Iterator[tuple[int, int, bytes]]:
+        """The wrapped store's ``backward_fetch``."""
+        return self._inner.backward_fetch(key)
+
+    def fetch_range(
+        self, key_from: bytes | None, key_to: bytes | None
+    ) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``fetch_range``."""
+        return self._inner.fetch_range(key_from, key_to)
+
+    def backward_fetch_range(
+        self, key_from: bytes | None, key_to: bytes | None
+    ) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``backward_fetch_range``."""
+        return self._inner.backward_fetch_range(key_from, key_to)
+
+    def all(self) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``all``."""
+        return self._inner.all()
+
+    def backward_all(self) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """The wrapped store's ``backward_all``."""
+        return self._inner.backward_all()
+
+    def __repr__(self) -> str:
+        return f"ChangeLoggingSessionStore({self._inner!r})"
+
+
+# -- typed layers ----------------------------------------------------------------------------
+
+
+class _TypedBase(Generic[K, V]):
+    """Serde plumbing shared by the typed window and session stores."""
+
+    __slots__ = ("_kde", "_kse", "_topic", "_vde", "_vse", "key_serde", "value_serde")
+
+    def __init__(self, name: str, key_serde: Serde[K], value_serde: Serde[V]) -> None:
+        if key_serde is None or value_serde is None:
+            raise StateStoreError(f"state store {name!r} needs a key serde and a value serde")
+        #: Serde of the keys.
+        self.key_serde: Serde[K] = key_serde
+        #: Serde of the values.
+        self.value_serde: Serde[V] = value_serde
+        self._topic = ""
+        self._kse: Callable[[str, K | None], bytes | None] = key_serde.serialize
+        self._kde: Callable[[str, bytes | None], K | None] = key_serde.deserialize
+        self._vse: Callable[[str, V | None], bytes | None] = value_serde.serialize
+        self._vde: Callable[[str, bytes | None], V | None] = value_serde.deserialize
+
+    def _key_bytes(self, key: K, name: str) -> bytes:
+        data = self._kse(self._topic, key)
+        if data is None:
+            raise StateStoreError(f"state store {name!r} does not accept None keys")
+        return data
+
+    def _bound(self, key: K | None) -> bytes | None:
+        return None if key is None else self._kse(self._topic, key)
+
+
+class WindowStore(_TypedBase[K, V]):
+    """A window store of ``K`` to ``V`` over a bytes window store, using the given serdes.
+
+    Reads return ``(window start, value)`` for one key, and ``(Windowed(key, TimeWindow(start,
+    start + window_size)), value)`` across keys. The bytes store raises
+    :class:`~streams.errors.InvalidStateStoreError` while closed, so no check is made here.
+
+    Example::
+
+        store = WindowStore(InMemoryWindowStore("w", 3_600_000, 60_000), String(), Long())
+        store.init(context)
+        store.put("alice", 3, 120_000)
+        list(store.fetch("alice", 0, 600_000))   # [(120000, 3)]
+        list(store.fetch_all(0, 600_000))        # [(Windowed("alice", TimeWindow(120000, 180000)), 3)]
+    """
+
+    __slots__ = ("_fetch", "_get", "_inner", "_put", "_size")
+
+    def __init__(self, inner: WindowBytesStore, key_serde: Serde[K], value_serde: Serde[V]) -> None:
+        """Wrap ``inner``; nothing is opened until :meth:`init`."""
+        super().__init__(inner.name, key_serde, value_serde)
+        self._inner = inner
+        self._size = inner.window_size_ms
+        self._put = inner.put
+        self._get = inner.get
+        self._fetch = inner.fetch
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The store's name."""
+        return self._inner.name
+
+    @property
+    def persistent(self) -> bool:
+        """True when the innermost store keeps data on disk."""
+        return self._inner.persistent
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`init` and :meth:`close`."""
+        return self._inner.is_open
+
+    @property
+    def inner(self) -> WindowBytesStore:
+        """The wrapped bytes store (the changelogging layer, or the store itself)."""
+        return self._inner
+
+    @property
+    def serde_topic(self) -> str:
+        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
+        return self._topic
+
+    @property
+    def window_size_ms(self) -> int:
+        """Size of the windows (window end = start + size)."""
+        return self._size
+
+    @property
+    def retention_ms(self) -> int:
+        """How long windows are kept after their start, in stream time."""
+        return self._inner.retention_ms
+
+    @property
+    def retain_duplicates(self) -> bool:
+        """Whether every put is kept, even for the same key and window."""
+        return self._inner.retain_duplicates
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the inner stores for ``context``'s task; serdes use the changelog topic."""
+        self._topic = changelog_topic(context.application_id, self._inner.name)
+        self._inner.init(context)
+
+    def flush(self) -> None:
+        """Flush the inner stores."""
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Close the inner stores; later access raises ``InvalidStateStoreError``."""
+        self._inner.close()
+
+    # -- writes and point reads ------------------------------------------------------------
+
+    def put(self, key: K, value: V | None, window_start_timestamp: int) -> None:
+        """Store ``value`` for ``key``'s window starting at ``window_start_timestamp``.
+
+        ``None`` deletes the window (ignored when duplicates are retained). A window that has
+        already expired is not written.
+        """
+        t = self._topic
+        data = self._kse(t, key)
+        if data is None:
+            raise StateStoreError(f"state store {self._inner.name!r} does not accept None keys")
+        self._put(data, self._vse(t, value), window_start_timestamp)
+
+    def get(self, key: K, window_start_timestamp: int) -> V | None:
+        """The value of ``key``'s window starting at ``window_start_timestamp``, or None.
+
+        Kafka Streams' ``fetch(key, time)``.
+        """
+        t = self._topic
+        data = self._kse(t, key)
+        if data is None:
+            return None
+        return self._vde(t, self._get(data, window_start_timestamp))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def fetch(self, key: K, time_from: int, time_to: int) -> Iterator[tuple[int, V]]:
+        """``(window start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
+        data = self._key_bytes(key, self._inner.name)
+        return self._values(self._fetch(data, time_from, time_to))
+
+    def backward_fetch(self, key: K, time_from: int, time_to: int) -> Iterator[tuple[int, V]]:
+        """Like :meth:`fetch`, latest window first."""
+        data = self._key_bytes(key, self._inner.name)
+        return self._values(self._inner.backward_fetch(data, time_from, time_to))
+
+    def fetch_range(
+        self, key_from: K | None, key_to: K | None, time_from: int, time_to: int
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Windows of the keys in ``[key_from, key_to]`` (by serialized bytes; None: unbounded)
+        starting in ``[time_from, time_to]``."""
+        return self._windowed(
+            self._inner.fetch_range(self._bound(key_from), self._bound(key_to), time_from, time_to)
+        )
+
+    def backward_fetch_range(
+        self, key_from: K | None, key_to: K | None, time_from: int, time_to: int
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Like :meth:`fetch_range`, in reverse order."""
+        return self._windowed(
+            self._inner.backward_fetch_range(
+                self._bound(key_from), self._bound(key_to), time_from, time_to
+            )
+        )
+
+    def fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Windowed[K], V]]:
+        """Every window starting in ``[time_from, time_to]``."""
+        return self._windowed(self._inner.fetch_all(time_from, time_to))
+
+    def backward_fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Windowed[K], V]]:
+        """Like :meth:`fetch_all`, in reverse order."""
+        return self._windowed(self._inner.backward_fetch_all(time_from, time_to))
+
+    def all(self) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live window."""
+        return self._windowed(self._inner.all())
+
+    def backward_all(self) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live window, in reverse order."""
+        return self._windowed(self._inner.backward_all())
+
+    def _values(self, items: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, V]]:
+        t, vde = self._topic, self._vde
+        for timestamp, value in items:
+            yield timestamp, vde(t, value)  # type: ignore[misc]  # non-None bytes -> value
+
+    def _windowed(
+        self, items: Iterator[tuple[bytes, int, bytes]]
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        t, kde, vde, size = self._topic, self._kde, self._vde, self._size
+        for key, start, value in items:
+            yield (
+                Windowed(kde(t, key), time_window_for_size(start, size)),  # type: ignore[arg-type]
+                vde(t, value),  # type: ignore[misc]
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"WindowStore(name={self.name!r}, key_serde={self.key_serde!r}, "
+            f"value_serde={self.value_serde!r})"
+        )
+
+
+class SessionStore(_TypedBase[K, V]):
+    """A session store of ``K`` to ``V`` over a bytes session store, using the given serdes.
+
+    Sessions are addressed as ``Windowed(key, SessionWindow(start, end))``; reads return
+    ``(Windowed, value)`` pairs. Merging is the caller's job::
+
+        merged_start, merged_end, agg = t, t, initial
+        for session, value in store.find_sessions(key, t - gap, t + gap):
+            store.remove(session)
+            merged_start = min(merged_start, session.window.start)
+            merged_end = max(merged_end, session.window.end)
+            agg = merge(agg, value)
+        store.put(Windowed(key, SessionWindow(merged_start, merged_end)), add(agg, value))
+    """
+
+    __slots__ = ("_find", "_inner", "_put")
+
+    def __init__(
+        self, inner: SessionBytesStore, key_serde: Serde[K], value_serde: Serde[V]
+    ) -> None:
+        """Wrap ``inner``; nothing is opened until :meth:`init`."""
+        super().__init__(inner.name, key_serde, value_serde)
+        self._inner = inner
+        self._put = inner.put
+        self._find = inner.find_sessions
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The store's name."""
+        return self._inner.name
+
+    @property
+    def persistent(self) -> bool:
+        """True when the innermost store keeps data on disk."""
+        return self._inner.persistent
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`init` and :meth:`close`."""
+        return self._inner.is_open
+
+    @property
+    def inner(self) -> SessionBytesStore:
+        """The wrapped bytes store (the changelogging layer, or the store itself)."""
+        return self._inner
+
+    @property
+    def serde_topic(self) -> str:
+        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
+        return self._topic
+
+    @property
+    def retention_ms(self) -> int:
+        """How long sessions are kept after their end, in stream time."""
+        return self._inner.retention_ms
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the inner stores for ``context``'s task; serdes use the changelog topic."""
+        self._topic = changelog_topic(context.application_id, self._inner.name)
+        self._inner.init(context)
+
+    def flush(self) -> None:
+        """Flush the inner stores."""
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Close the inner stores; later access raises ``InvalidStateStoreError``."""
+        self._inner.close()
+
+    # -- writes and point reads ------------------------------------------------------------
+
+    def put(self, session_key: Windowed[K], aggregate: V | None) -> None:
+        """Store ``aggregate`` for the session ``session_key``; ``None`` removes it."""
+        t = self._topic
+        data = self._kse(t, session_key.key)
+        if data is None:
+            raise StateStoreError(f"state store {self._inner.name!r} does not accept None keys")
+        window = session_key.window
+        self._put(data, window.start, window.end, self._vse(t, aggregate))
+
+    def remove(self, session_key: Windowed[K]) -> None:
+        """Remove the session ``session_key``."""
+        window = session_key.window
+        self._put(
+            self._key_bytes(session_key.key, self._inner.name), window.start, window.end, None
+        )
+
+    def fetch_session(self, key: K, session_start: int, session_end: int) -> V | None:
+        """The aggregate of ``key``'s session ``[session_start, session_end]``, or None."""
+        t = self._topic
+        data = self._kse(t, key)
+        if data is None:
+            return None
+        return self._vde(t, self._inner.fetch_session(data, session_start, session_end))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def find_sessions(
+        self, key: K, earliest_session_end_time: int, latest_session_start_time: int
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """``key``'s sessions with ``end >= earliest_session_end_time`` and ``start <=
+        latest_session_start_time``, by end then start."""
+        data = self._key_bytes(key, self._inner.name)
+        return self._sessions(
+            key, self._find(data, earliest_session_end_time, latest_session_start_time)
+        )
+
+    def backward_find_sessions(
+        self, key: K, earliest_session_end_time: int, latest_session_start_time: int
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Like :meth:`find_sessions`, latest first."""
+        data = self._key_bytes(key, self._inner.name)
+        return self._sessions(
+            key,
+            self._inner.backward_find_sessions(
+                data, earliest_session_end_time, latest_session_start_time
+            ),
+        )
+
+    def find_sessions_range(
+        self,
+        key_from: K | None,
+        key_to: K | None,
+        earliest_session_end_time: int,
+        latest_session_start_time: int,
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Matching sessions of the keys in ``[key_from, key_to]`` (None: unbounded)."""
+        return self._keyed(
+            self._inner.find_sessions_range(
+                self._bound(key_from),
+                self._bound(key_to),
+                earliest_session_end_time,
+                latest_session_start_time,
+            )
+        )
+
+    def backward_find_sessions_range(
+        self,
+        key_from: K | None,
+        key_to: K | None,
+        earliest_session_end_time: int,
+        latest_session_start_time: int,
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Like :meth:`find_sessions_range`, in reverse order."""
+        return self._keyed(
+            self._inner.backward_find_sessions_range(
+                self._bound(key_from),
+                self._bound(key_to),
+                earliest_session_end_time,
+                latest_session_start_time,
+            )
+        )
+
+    def fetch(self, key: K) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live session of ``key``."""
+        return self._sessions(key, self._inner.fetch(self._key_bytes(key, self._inner.name)))
+
+    def backward_fetch(self, key: K) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live session of ``key``, latest first."""
+        return self._sessions(
+            key, self._inner.backward_fetch(self._key_bytes(key, self._inner.name))
+        )
+
+    def fetch_range(self, key_from: K | None, key_to: K | None) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live session of the keys in ``[key_from, key_to]``."""
+        return self._keyed(self._inner.fetch_range(self._bound(key_from), self._bound(key_to)))
+
+    def backward_fetch_range(
+        self, key_from: K | None, key_to: K | None
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        """Like :meth:`fetch_range`, in reverse order."""
+        return self._keyed(
+            self._inner.backward_fetch_range(self._bound(key_from), self._bound(key_to))
+        )
+
+    def all(self) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live session."""
+        return self._keyed(self._inner.all())
+
+    def backward_all(self) -> Iterator[tuple[Windowed[K], V]]:
+        """Every live session, in reverse order."""
+        return self._keyed(self._inner.backward_all())
+
+    def _sessions(
+        self, key: K, items: Iterator[tuple[int, int, bytes]]
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        # One key: reuse the caller's key object rather than deserializing it per session.
+        t, vde = self._topic, self._vde
+        for start, end, value in items:
+            yield Windowed(key, SessionWindow(start, end)), vde(t, value)  # type: ignore[misc]
+
+    def _keyed(
+        self, items: Iterator[tuple[bytes, int, int, bytes]]
+    ) -> Iterator[tuple[Windowed[K], V]]:
+        t, kde, vde = self._topic, self._kde, self._vde
+        for key, start, end, value in items:
+            yield (
+                Windowed(kde(t, key), SessionWindow(start, end)),  # type: ignore[arg-type]
+                vde(t, value),  # type: ignore[misc]
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"SessionStore(name={self.name!r}, key_serde={self.key_serde!r}, "
+            f"value_serde={self.value_serde!r})"
+        )
+
+
+if TYPE_CHECKING:
+
+    def _window_logging_conforms(store: ChangeLoggingWindowStore) -> WindowBytesStore:
+        return store
+
+    def _session_logging_conforms(store: ChangeLoggingSessionStore) -> SessionBytesStore:
+        return store
+
+    def _window_is_state_store(store: WindowStore[Any, Any]) -> StateStore:
+        return store
+
+    def _session_is_state_store(store: SessionStore[Any, Any]) -> StateStore:
+        return store
