@@ -43,7 +43,12 @@ class KGroupedStream:
 
     def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
                    name: str | None, value_serde: Any,
-                   make: Callable[[str, str], Processor]) -> KTable:
+                   make: Callable[[str, str], Processor],
+                   store_factory: Callable[[str, Materialized, Any, Any], Any] | None = None,
+                   table_key_serde: Callable[[Any], Any] | None = None) -> KTable:
+        """Repartition if needed, add the aggregating node and its store; ``store_factory``
+        and ``table_key_serde`` let windowed aggregations use window/session stores and
+        ``Windowed`` keys."""
         from streams.dsl.kstream import KStream
         from streams.dsl.ktable import KTable
 
@@ -71,8 +76,16 @@ class KGroupedStream:
             b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
         if vs is UNKNOWN:
             b.topology.require_serde(node, "value", f"its store {store!r} holds computed values")
-        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
-        return KTable(b, node, ks, vs, store_name=store)
+        if store_factory is None:
+            b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
+            return KTable(b, node, ks, vs, store_name=store)
+        plain = lambda s: None if s is UNKNOWN else s  # noqa: E731
+        b.topology.add_state_store(store_factory(store, m, plain(ks), plain(vs)), node)
+        out_ks = table_key_serde(plain(ks)) if table_key_serde is not None else ks
+        # windowed tables are queried through their window/session store, not by plain key
+        table = KTable(b, node, out_ks, vs, store_name=None)
+        table.window_store_name = store
+        return table
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Count records per key (records with a None key or value are skipped and logged)."""
@@ -105,8 +118,23 @@ class KGroupedStream:
         )
 
     def windowed_by(self, windows: Any) -> Any:
-        """Windowed aggregation: not built yet (windowing is its own piece of work)."""
-        raise NotImplementedError("windowed_by is not implemented yet")
+        """Aggregate per window: ``TimeWindows`` (tumbling, hopping) or ``SessionWindows``.
+
+        Example::
+
+            grouped.windowed_by(TimeWindows.of_size_with_no_grace(60_000)).count()
+        """
+        from streams.dsl.windowed import SessionWindowedKStream, TimeWindowedKStream
+        from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
+        from streams.errors import TopologyError
+
+        if isinstance(windows, TimeWindows):
+            return TimeWindowedKStream(self, windows)
+        if isinstance(windows, SessionWindows):
+            return SessionWindowedKStream(self, windows)
+        if isinstance(windows, SlidingWindows):
+            raise NotImplementedError("SlidingWindows aggregations are not implemented yet")
+        raise TopologyError(f"windowed_by needs TimeWindows or SessionWindows, got {windows!r}")
 
 
 class KGroupedTable:

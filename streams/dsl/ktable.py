@@ -41,6 +41,8 @@ class KTable:
         self.value_serde = value_serde
         self.store_name = store_name
         self._getter = getter
+        #: the window or session store behind a windowed aggregation's table
+        self.window_store_name: str | None = None
 
     @property
     def value_getter(self) -> GetterFactory:

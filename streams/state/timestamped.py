@@ -191,3 +191,48 @@ class PlainValueView:
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         return self.all()
+
+
+class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
+    """Builds a window store whose values are :class:`ValueAndTimestamp` (windowed DSL
+    aggregations). ``supplier`` is a window bytes store supplier."""
+
+    store_type = "timestamped_window"
+
+    @property
+    def log_config(self) -> dict[str, str]:
+        """compact,delete with retention = store retention + 1 day, as Kafka Streams."""
+        from streams.state.window_stores import windowed_changelog_config
+
+        return windowed_changelog_config(int(self.supplier.retention_ms), self._log_config)
+
+    def _copy(self, **kw: Any) -> TimestampedWindowStoreBuilder:
+        args = {"logging": self._logging, "log_config": self._log_config, **kw}
+        key = args.pop("key_serde", self.key_serde)
+        value = args.pop("value_serde", self.value_serde)
+        return TimestampedWindowStoreBuilder(self.supplier, key, value, **args)
+
+    def with_logging_disabled(self) -> TimestampedWindowStoreBuilder:
+        """A copy without changelog."""
+        return self._copy(logging=False)
+
+    def with_logging_enabled(self, config: dict[str, str] | None = None) -> TimestampedWindowStoreBuilder:
+        """A copy with changelog (and extra topic configs)."""
+        return self._copy(logging=True, log_config=config or {})
+
+    def with_default_serdes(self, key_default: Any, value_default: Any) -> TimestampedWindowStoreBuilder:
+        """A copy whose missing serdes are the config defaults."""
+        return self._copy(
+            key_serde=self.key_serde if self.key_serde is not None else key_default,
+            value_serde=self.value_serde if self.value_serde is not None else value_default,
+        )
+
+    def build(self) -> Any:
+        """A fresh typed window store with ValueAndTimestamp values."""
+        from streams.state.window_stores import window_store_builder
+
+        inner = window_store_builder(self.supplier, self.key_serde,
+                                     ValueAndTimestampSerde(self.value_serde))
+        inner = (inner.with_logging_enabled(self._log_config) if self._logging
+                 else inner.with_logging_disabled())
+        return inner.build()

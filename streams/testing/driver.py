@@ -230,6 +230,35 @@ class TestOutputTopic:
         return out
 
 
+class PlainWindowView:
+    """Read access to a timestamped window store that returns bare values."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    @property
+    def name(self) -> str:
+        """Store name."""
+        return str(self._store.name)
+
+    def get(self, key: Any, window_start: int) -> Any:
+        """The value of ``key``'s window starting at ``window_start``, or None."""
+        vt = self._store.get(key, window_start)
+        return None if vt is None else vt.value
+
+    def fetch(self, key: Any, time_from: int, time_to: int) -> list[tuple[int, Any]]:
+        """``(window_start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
+        return [(ts, vt.value) for ts, vt in self._store.fetch(key, time_from, time_to)]
+
+    def fetch_all(self, time_from: int, time_to: int) -> list[tuple[Any, Any]]:
+        """``(Windowed, value)`` of every window starting in ``[time_from, time_to]``."""
+        return [(w, vt.value) for w, vt in self._store.fetch_all(time_from, time_to)]
+
+    def all(self) -> list[tuple[Any, Any]]:
+        """``(Windowed, value)`` of every window."""
+        return [(w, vt.value) for w, vt in self._store.all()]
+
+
 class TopologyTestDriver:
     """Runs a topology in-process with a mocked clock; see the module docstring."""
 
@@ -371,6 +400,22 @@ class TopologyTestDriver:
         """A DSL store with :class:`ValueAndTimestamp` values, or None."""
         if not isinstance(self.topology.stores.get(name), TimestampedKeyValueStoreBuilder):
             return None
+        return self._find_store(name)
+
+    def get_window_store(self, name: str) -> Any:
+        """A window store by name; DSL (timestamped) stores are shown with bare values:
+        ``fetch(key, time_from, time_to)`` yields ``(window_start, value)``."""
+        from streams.state.timestamped import TimestampedWindowStoreBuilder
+
+        store = self._find_store(name)
+        if store is None:
+            return None
+        if isinstance(self.topology.stores.get(name), TimestampedWindowStoreBuilder):
+            return PlainWindowView(store)
+        return store
+
+    def get_session_store(self, name: str) -> Any:
+        """A session store by name (``find_sessions``, ``fetch``), or None."""
         return self._find_store(name)
 
     def get_all_state_stores(self) -> dict[str, Any]:

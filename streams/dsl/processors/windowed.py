@@ -1,0 +1,134 @@
+"""Processors behind windowed aggregations: time windows (tumbling, hopping) and sessions.
+
+A record later than its window's end plus grace (by the processor's observed stream time) is
+dropped, counted and logged at debug level; it never changes a closed window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from streams.dsl.change import Change
+from streams.dsl.processors.stateless import _Base, drop_record
+from streams.dsl.windows import SessionWindows, TimeWindows
+from streams.processor.api import ProcessorContext
+from streams.processor.record import Record
+from streams.state.timestamped import ValueAndTimestamp
+from streams.state.windowed import SessionWindow, TimeWindow, Windowed
+
+log = logging.getLogger(__name__)
+
+
+def _late(context: Any, node: str, detail: str) -> None:
+    shared = getattr(context, "_shared", None)
+    if shared is not None:
+        shared.task.dropped_records += 1
+    log.debug("%s skipped a late record (%s; topic=%r, partition=%s, offset=%s)", node, detail,
+              context.topic, context.partition, context.offset)
+
+
+class TimeWindowAggregateProcessor(_Base):
+    """count/reduce/aggregate over TimeWindows; forwards ``Windowed`` keys with Change values."""
+
+    def __init__(self, store_name: str, node: str, windows: TimeWindows,
+                 initializer: Callable[[], Any] | None, aggregator: Callable[..., Any],
+                 with_key: bool) -> None:
+        self.store_name = store_name
+        self.node = node
+        self.windows = windows
+        self.initializer = initializer  # None: reduce (first value is the aggregate)
+        self.aggregator = aggregator
+        self.with_key = with_key
+        self.observed = -1
+
+    def init(self, context: ProcessorContext) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        key, value, ts = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            drop_record(self.context, self.node, "its key or value is None")
+            return
+        if ts > self.observed:
+            self.observed = ts
+        close = self.observed - self.windows.grace_ms
+        store = self.store
+        for start, end in self.windows.windows_for(ts):
+            if end <= close:
+                _late(self.context, self.node, f"window [{start},{end}) closed at {end + self.windows.grace_ms}")
+                continue
+            old = store.get(key, start)
+            if old is None:
+                old_value = None
+                new_ts = ts
+                if self.initializer is None:
+                    new = value
+                else:
+                    agg = self.initializer()
+                    new = self.aggregator(key, value, agg) if self.with_key else self.aggregator(value, agg)
+            else:
+                old_value = old.value
+                new_ts = max(ts, old.timestamp)
+                if self.initializer is None:
+                    new = self.aggregator(old_value, value)
+                else:
+                    new = (self.aggregator(key, value, old_value) if self.with_key
+                           else self.aggregator(value, old_value))
+            store.put(key, ValueAndTimestamp(new, new_ts), start)
+            self.forward(Record(Windowed(key, TimeWindow(start, end)), Change(new, old_value),
+                                new_ts, record.headers))
+
+
+class SessionWindowAggregateProcessor(_Base):
+    """count/reduce/aggregate over SessionWindows: merges overlapping sessions, forwarding a
+    deletion for each merged-away session and the new session's aggregate."""
+
+    def __init__(self, store_name: str, node: str, windows: SessionWindows,
+                 initializer: Callable[[], Any], aggregator: Callable[..., Any],
+                 merger: Callable[..., Any], with_key: bool) -> None:
+        self.store_name = store_name
+        self.node = node
+        self.windows = windows
+        self.initializer = initializer
+        self.aggregator = aggregator
+        self.merger = merger
+        self.with_key = with_key
+        self.observed = -1
+
+    def init(self, context: ProcessorContext) -> None:
+        super().init(context)
+        self.store = context.get_state_store(self.store_name)
+
+    def process(self, record: Record) -> None:
+        key, value, ts = record.key, record.value, record.timestamp
+        if key is None or value is None:
+            drop_record(self.context, self.node, "its key or value is None")
+            return
+        if ts > self.observed:
+            self.observed = ts
+        close = self.observed - self.windows.grace_ms
+        gap = self.windows.gap_ms
+        merged: list[tuple[Windowed, Any]] = []
+        agg = self.initializer()
+        start, end = ts, ts
+        for session, session_agg in list(self.store.find_sessions(key, ts - gap, ts + gap)):
+            merged.append((session, session_agg))
+            agg = (self.merger(key, agg, session_agg) if self.with_key
+                   else self.merger(agg, session_agg))
+            start = min(start, session.window.start)
+            end = max(end, session.window.end)
+        if end < close:
+            _late(self.context, self.node, f"session [{start},{end}] closed")
+            return
+        headers = record.headers
+        if (start, end) != (ts, ts):
+            for session, session_agg in merged:
+                self.store.remove(session)
+                self.forward(Record(session, Change(None, session_agg), session.window.end, headers))
+        agg = self.aggregator(key, value, agg) if self.with_key else self.aggregator(value, agg)
+        window_key = Windowed(key, SessionWindow(start, end))
+        self.store.put(window_key, agg)
+        self.forward(Record(window_key, Change(agg, None), end, headers))
