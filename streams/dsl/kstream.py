@@ -179,12 +179,14 @@ class KStream:
         return KStream(self._builder, node, ks, vs, False)
 
     def _repartition_through(self, base: str, ks: Any, vs: Any, *, filter_null_keys: bool,
-                             partitions: int | None = None, partitioner: Any = None) -> str:
+                             partitions: int | None = None, partitioner: Any = None,
+                             null_filter: Callable[[str], Processor] | None = None) -> str:
         """Insert filter -> sink -> internal topic -> source; returns the source node name.
 
         Named as Kafka Streams does: three indexes are always used (sink, filter, source);
         when ``base`` is itself a generated name (``KSTREAM-...-0000000007``) the nodes get
         generated names too, otherwise ``<base>-repartition-filter/-sink/-source``.
+        ``null_filter(node_name)`` makes the filter processor instead of the None-key filter.
         """
         b = self._builder
         topo = b.topology
@@ -197,7 +199,10 @@ class KStream:
         else:
             fname, sink, source = f"{topic}-filter", f"{topic}-sink", f"{topic}-source"
         parent = self.node
-        if filter_null_keys:
+        if null_filter is not None:
+            topo.add_processor(fname, lambda: null_filter(fname), parent)
+            parent = fname
+        elif filter_null_keys:
             topo.add_processor(fname, lambda: sl.NullKeyFilterProcessor(fname), parent)
             parent = fname
         self._require(sink, ks, vs, f"it writes to repartition topic {topic!r}")
@@ -231,21 +236,151 @@ class KStream:
         return KTable(b, node, ks, vs, store_name=store)
 
     # ------------------------------------------------------------------ joins
-    def join(self, other: Any, joiner: Callable[..., Any],
-             value_joiner: Callable[..., Any] | None = None, *, name: str | None = None) -> KStream:
-        """Inner join with a table, looked up at processing time.
+    def join(self, other: Any, joiner: Callable[..., Any], value_joiner: Any = None, *,
+             name: str | None = None, windows: Any = None, stream_joined: Any = None) -> KStream:
+        """Inner join.
 
-        ``stream.join(table, joiner)``: on the record's key; ``joiner(value, table_value)`` or
-        ``joiner(key, value, table_value)``. ``stream.join(global_table, key_selector, joiner)``:
-        on ``key_selector(key, value)``. Records without a match emit nothing.
+        * ``stream.join(table, joiner)``: looks the table up on the record's key at processing
+          time; ``joiner(value, table_value)`` or ``joiner(key, value, table_value)``.
+        * ``stream.join(global_table, key_selector, joiner)``: on ``key_selector(key, value)``.
+        * ``stream.join(other_stream, joiner, JoinWindows...)``: records of both streams with
+          the same key at most the window apart.
+
+        Records without a match emit nothing.
         """
+        if isinstance(other, KStream):
+            return self._stream_join(other, joiner, windows or value_joiner, "inner", name,
+                                     stream_joined)
         return self._table_join(other, joiner, value_joiner, False, name)
 
-    def left_join(self, other: Any, joiner: Callable[..., Any],
-                  value_joiner: Callable[..., Any] | None = None, *,
-                  name: str | None = None) -> KStream:
-        """Left join with a table: every record emits, with None when the table has no match."""
+    def left_join(self, other: Any, joiner: Callable[..., Any], value_joiner: Any = None, *,
+                  name: str | None = None, windows: Any = None,
+                  stream_joined: Any = None) -> KStream:
+        """Left join (same forms as :meth:`join`): every record of this stream emits, joined
+        with None when nothing matches (for stream-stream joins: once its window has closed)."""
+        if isinstance(other, KStream):
+            return self._stream_join(other, joiner, windows or value_joiner, "left", name,
+                                     stream_joined)
         return self._table_join(other, joiner, value_joiner, True, name)
+
+    def outer_join(self, other: KStream, joiner: Callable[..., Any], windows: Any = None, *,
+                   name: str | None = None, stream_joined: Any = None) -> KStream:
+        """Outer stream-stream join: unmatched records of either side emit with None for the
+        other side once their window has closed."""
+        if not isinstance(other, KStream):
+            raise TopologyError("outer_join is a stream-stream join; for tables use "
+                                "KTable.outer_join")
+        return self._stream_join(other, joiner, windows, "outer", name, stream_joined)
+
+    def _stream_join(self, other: KStream, joiner: Callable[..., Any], windows: Any, mode: str,
+                     name: str | None, stream_joined: Any) -> KStream:
+        from streams.dsl.processors.stream_join import (
+            JoinWindowProcessor,
+            OuterStoreBuilder,
+            SharedTime,
+            StreamStreamJoinProcessor,
+        )
+        from streams.dsl.windows import JoinWindows
+        from streams.state.stores import Stores
+        from streams.state.window_stores import (
+            in_memory_window_store,
+            persistent_window_store,
+            window_store_builder,
+        )
+
+        op = {"inner": "join", "left": "left_join", "outer": "outer_join"}[mode]
+        if not isinstance(windows, JoinWindows):
+            raise TopologyError(f"KStream.{op}(other_stream, joiner, windows): a stream-stream "
+                                f"join needs JoinWindows, got {windows!r}")
+        if other._builder is not self._builder:
+            raise TopologyError(f"KStream.{op}: both streams must come from the same StreamsBuilder")
+        wk = takes_key(joiner, 2, f"KStream.{op}")
+        b = self._builder
+        topo = b.topology
+        sj = stream_joined
+        ks = getattr(sj, "key_serde", None) or self.key_serde
+        this_vs = getattr(sj, "value_serde", None) or self.value_serde
+        other_vs = getattr(sj, "other_value_serde", None) or other.value_serde
+        this, that = self, other
+        if self.repartition_required:
+            base = f"{name}-left" if name else b.new_name("KSTREAM-JOIN-") + "-left"
+            this = KStream(b, self._repartition_through(base, ks, this_vs, filter_null_keys=True),
+                           ks, this_vs, False)
+        if other.repartition_required:
+            base = f"{name}-right" if name else b.new_name("KSTREAM-JOIN-") + "-right"
+            that = KStream(b, other._repartition_through(base, ks, other_vs, filter_null_keys=True),
+                           ks, other_vs, False)
+        left_outer = mode in ("left", "outer")
+        right_outer = mode == "outer"
+        this_windowed = f"{name}-this-windowed" if name else b.new_name("KSTREAM-WINDOWED-")
+        other_windowed = f"{name}-other-windowed" if name else b.new_name("KSTREAM-WINDOWED-")
+        join_this = (f"{name}-this-join" if name else
+                     b.new_name("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-"))
+        join_other = (f"{name}-other-join" if name else
+                      b.new_name("KSTREAM-OUTEROTHER-" if left_outer else "KSTREAM-JOINOTHER-"))
+        merge = f"{name}-merge" if name else b.new_name("KSTREAM-MERGE-")
+        this_store, other_store = f"{join_this}-store", f"{join_other}-store"
+        outer_store = (f"{name}-outer-shared-join-store" if name else
+                       b.new_name("KSTREAM-OUTERSHARED-") + "-store") if left_outer else None
+        retention = windows.size_ms + windows.grace_ms
+        in_memory = b.store_type(None) == "in_memory" if getattr(sj, "store_type", None) is None             else str(sj.store_type).lower() == "in_memory"
+        plain = lambda s: None if s is UNKNOWN else s  # noqa: E731
+        for store, vs in ((this_store, this_vs), (other_store, other_vs)):
+            make = in_memory_window_store if in_memory else persistent_window_store
+            topo.add_state_store(window_store_builder(
+                make(store, retention, windows.size_ms, retain_duplicates=True), plain(ks), plain(vs)))
+        if outer_store is not None:
+            supplier = (Stores.in_memory_key_value_store(outer_store) if in_memory
+                        else Stores.persistent_key_value_store(outer_store))
+            topo.add_state_store(OuterStoreBuilder(supplier, plain(ks), plain(this_vs), plain(other_vs)))
+        for store, vs in ((this_store, this_vs), (other_store, other_vs)):
+            if ks is UNKNOWN:
+                topo.require_serde(merge, "key", f"join store {store!r} is keyed by a computed key")
+            if vs is UNKNOWN:
+                topo.require_serde(merge, "value", f"join store {store!r} holds computed values")
+        shared: dict[str, SharedTime] = {}
+        extra = (outer_store,) if outer_store else ()
+        topo.add_processor(this_windowed, lambda: JoinWindowProcessor(this_store), this.node)
+        topo.connect_processor_and_state_stores(this_windowed, this_store)
+        topo.add_processor(other_windowed, lambda: JoinWindowProcessor(other_store), that.node)
+        topo.connect_processor_and_state_stores(other_windowed, other_store)
+        topo.add_processor(join_this, lambda: StreamStreamJoinProcessor(
+            join_this, other_store, outer_store, joiner, wk, True, left_outer, windows.before_ms,
+            windows.after_ms, windows.grace_ms, shared), this_windowed)
+        topo.connect_processor_and_state_stores(join_this, other_store, *extra)
+        topo.add_processor(join_other, lambda: StreamStreamJoinProcessor(
+            join_other, this_store, outer_store, joiner, wk, False, right_outer,
+            windows.after_ms, windows.before_ms, windows.grace_ms, shared), other_windowed)
+        topo.connect_processor_and_state_stores(join_other, this_store, *extra)
+        topo.add_processor(merge, sl.PassThroughProcessor, join_this, join_other)
+        return KStream(b, merge, ks, UNKNOWN, False)
+
+    #: The repartition an unnamed stream-table join of this stream reads, shared by later
+    #: unnamed joins as in Kafka Streams: (source node, [whether a left join reads it]).
+    _join_repartition: tuple[str, list[bool]] | None = None
+
+    def _repartition_for_join(self, name: str | None, left: bool) -> KStream:
+        """Kafka Streams' repartitionForJoin: the topic is ``<join name>-repartition``, or
+        ``<this node>-repartition`` for an unnamed join (then shared by every unnamed join of
+        this stream). None keys are dropped before the topic unless a left join reads it."""
+        from streams.dsl.processors.joins import JoinRepartitionFilterProcessor
+
+        b = self._builder
+        shared = self._join_repartition if name is None else None
+        if shared is not None:
+            src, keep_null_keys = shared
+            for prefix in ("KSTREAM-SINK-", "KSTREAM-FILTER-", "KSTREAM-SOURCE-"):
+                b.new_name(prefix)  # Kafka Streams burns the three indexes again
+        else:
+            keep_null_keys = [False]
+            src = self._repartition_through(
+                name or self.node, self.key_serde, self.value_serde, filter_null_keys=True,
+                null_filter=lambda n: JoinRepartitionFilterProcessor(n, keep_null_keys[0]))
+            if name is None:
+                self._join_repartition = (src, keep_null_keys)
+        if left:
+            keep_null_keys[0] = True  # KIP-962: a left join joins None keys with None
+        return KStream(b, src, self.key_serde, self.value_serde, False)
 
     def _table_join(self, other: Any, first: Callable[..., Any],
                     second: Callable[..., Any] | None, left: bool, name: str | None) -> KStream:
@@ -254,6 +389,7 @@ class KStream:
 
         op = "left_join" if left else "join"
         b = self._builder
+        stores: tuple[str, ...] = ()
         if isinstance(other, GlobalKTable):
             if second is None:
                 raise TopologyError(f"KStream.{op}(global_table, key_selector, joiner): the key "
@@ -261,21 +397,22 @@ class KStream:
             require_arity(first, 2, op, "key_selector(key, value)")
             selector: Callable[[Any, Any], Any] | None = first
             joiner = second
+            # a global store is readable from every task without being connected; connecting
+            # it would pull the global source into this sub-topology (Kafka: "stores: []")
             getter: GetterFactory = store_getter(other.store_name)
             parent = self
+            # Kafka Streams names both stream-global table joins KSTREAM-LEFTJOIN-<n>
+            prefix = "KSTREAM-LEFTJOIN-"
         elif isinstance(other, KTable):
             if second is not None:
                 raise TopologyError(f"KStream.{op}(table, joiner) takes one function; a key "
                                     "selector is only for GlobalKTable joins")
             selector, joiner = None, first
             getter = other.value_getter
-            parent = self
-            if self.repartition_required:
-                # the key changed upstream: co-partition with the table through a topic
-                base = b.new_name("KSTREAM-JOIN-") if name is None else name
-                src = self._repartition_through(base, self.key_serde, self.value_serde,
-                                                filter_null_keys=not left)
-                parent = KStream(b, src, self.key_serde, self.value_serde, False)
+            stores = getter[0]
+            # the key changed upstream: co-partition with the table through a topic
+            parent = self._repartition_for_join(name, left) if self.repartition_required else self
+            prefix = "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-"
         elif isinstance(other, KStream):
             raise NotImplementedError(
                 "KStream-KStream joins need JoinWindows and are not implemented yet")
@@ -283,10 +420,11 @@ class KStream:
             raise TopologyError(f"KStream.{op} needs a KTable or GlobalKTable, got "
                                 f"{type(other).__name__}")
         wk = takes_key(joiner, 2, f"KStream.{op}")
-        node = b.name_or_new(name, "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-")
+        node = b.name_or_new(name, prefix)
         b.topology.add_processor(node, lambda: StreamTableJoinProcessor(
             getter, joiner, wk, left, node, selector), parent.node)
-        b.topology.connect_processor_and_state_stores(node, *getter[0])
+        if stores:
+            b.topology.connect_processor_and_state_stores(node, *stores)
         return KStream(b, node, self.key_serde, UNKNOWN, parent.repartition_required)
 
     # ------------------------------------------------------------------ grouping
