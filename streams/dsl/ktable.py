@@ -174,12 +174,16 @@ class KTable:
         wk = takes_key(joiner, 2, f"KTable.{op}")
         b = self._builder
         topo = b.topology
-        prefix = {"inner": "KTABLE-JOIN", "left": "KTABLE-LEFTJOIN", "outer": "KTABLE-OUTERJOIN"}[mode]
         this_getter, other_getter = self.value_getter, other.value_getter
-        this_node = b.new_name(f"{prefix}THIS-")
-        other_node = b.new_name(f"{prefix}OTHER-")
+        # named as Kafka Streams does, whatever the mode: the store (KTABLE-MERGE-STATE-STORE-
+        # <n> unless named), the merge node, then KTABLE-JOINTHIS-/KTABLE-JOINOTHER-<n>, or
+        # "<name>-join-this"/"<name>-join-other" for a named join (indexes are used anyway)
         store = self._store_name("KTABLE-MERGE-", materialized)
         merge = b.name_or_new(name, "KTABLE-MERGE-")
+        this_node = b.name_or_new(None, "KTABLE-JOINTHIS-")
+        other_node = b.name_or_new(None, "KTABLE-JOINOTHER-")
+        if name:
+            this_node, other_node = f"{name}-join-this", f"{name}-join-other"
         topo.add_processor(this_node, lambda: TableTableJoinProcessor(
             other_getter, joiner, wk, mode, True), self.node)
         topo.connect_processor_and_state_stores(this_node, *other_getter[0])

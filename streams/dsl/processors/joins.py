@@ -57,6 +57,22 @@ class StreamTableJoinProcessor(_Base):
         self.forward(Record(record.key, joined, record.timestamp, record.headers))
 
 
+class JoinRepartitionFilterProcessor(_Base):
+    """The filter in front of a stream-table join's repartition topic: drops records with a
+    None key, unless a left join reads the topic (KIP-962: a left join joins them with None;
+    an inner join reading the same topic drops them itself)."""
+
+    def __init__(self, node: str, keep_null_keys: bool) -> None:
+        self.node = node
+        self.keep_null_keys = keep_null_keys
+
+    def process(self, record: Record) -> None:
+        if record.key is None and not self.keep_null_keys:
+            drop_record(self.context, self.node, "its key is None and it cannot be repartitioned")
+            return
+        self.forward(record)
+
+
 class TableTableJoinProcessor(_Base):
     """One side of a KTable-KTable join: on an update of this side, look up the other.
 
@@ -94,16 +110,19 @@ class TableTableJoinProcessor(_Base):
         change: Change = record.value
         vt = self.get(key)
         other = None if vt is None else vt.value
-        # Kafka Streams: an inner join, or the right side of a left join, stays silent when the
-        # side it must join with is missing
-        needs_other = self.mode == "inner" or (self.mode == "left" and not self.this_is_left)
-        if needs_other and other is None:
-            return
+        if other is None:
+            # Kafka Streams: an inner join, or the right side of a left join, stays silent when
+            # the side it must join with is missing; the others stay silent only when this
+            # side had nothing and has nothing
+            needs_other = self.mode == "inner" or (self.mode == "left" and not self.this_is_left)
+            if needs_other or (change.new is None and change.old is None):
+                return
+        # when the other side exists every update is forwarded, a deletion as a tombstone (even
+        # of a key this side never had, as Kafka Streams does); the result's timestamp is the
+        # larger of the two sides'
+        ts = record.timestamp if vt is None else max(record.timestamp, vt.timestamp)
         new = self._join(key, change.new, other)
         old = self._join(key, change.old, other)
-        if new is None and old is None:
-            return
-        ts = record.timestamp if vt is None else max(record.timestamp, vt.timestamp)
         self.forward(Record(key, Change(new, old), ts, record.headers))
 
     def node_name(self) -> str:
