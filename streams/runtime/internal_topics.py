@@ -62,6 +62,15 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
             if isinstance(node, SinkNode) and node.topic in internal:
                 writer[node.topic] = s.id
     counts: dict[int, int] = {}
+    # Kafka Streams' CopartitionedTopicsEnforcer: a repartition topic that must be co-partitioned
+    # with user topics (a join after a key change) takes their partition count, not its writer's
+    enforced: dict[str, int] = {}
+    for group in topology.copartition_groups:
+        external = [existing[resolve(t)] for t in group if t not in internal]
+        if external:
+            for t in group:
+                if t in internal and internal[t].partitions is None:
+                    enforced[t] = max(external)
 
     def count_for(sub_id: int, seen: frozenset[int] = frozenset()) -> int:
         if sub_id in counts:
@@ -72,7 +81,7 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
         n = 0
         for t in sub.source_topics:
             if t in internal:
-                fixed = internal[t].partitions
+                fixed = internal[t].partitions if t not in enforced else enforced[t]
                 if fixed is not None:
                     n = max(n, fixed)
                 elif t in writer:
@@ -88,7 +97,10 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
     for s in subs:
         plan.subtopology_partitions[s.id] = count_for(s.id)
     for t, spec in internal.items():
-        n = spec.partitions if spec.partitions is not None else count_for(writer[t])
+        if spec.partitions is not None:
+            n = spec.partitions
+        else:
+            n = enforced[t] if t in enforced else count_for(writer[t])
         plan.internal[resolve(t)] = (n, {"cleanup.policy": "delete", **spec.config})
     for s in subs:
         for store in s.stores:

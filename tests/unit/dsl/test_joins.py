@@ -528,10 +528,6 @@ def test_table_table_join_on_topics_of_different_partition_counts_fails_at_start
         plan_topics(table_join("join"), "app", {"topic1": 4, "topic2": 2})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Kafka Streams gives a join's repartition topic the partition count of the other, "
-    "external side (CopartitionedTopicsEnforcer); plan_topics sizes it from its writer and "
-    "then reports the mismatch"))
 def test_repartition_topic_before_a_join_takes_the_tables_partition_count() -> None:
     plan = plan_topics(rekeyed_orders_topology(), "app", {"orders": 3, "customers": 2})
     assert plan.internal["app-KSTREAM-KEY-SELECT-0000000004-repartition"][0] == 2
