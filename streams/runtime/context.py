@@ -53,7 +53,7 @@ class TaskContext:
 class NodeContext:
     """The :class:`~streams.processor.ProcessorContext` handed to one processor node."""
 
-    __slots__ = ("_by_name", "_children", "_shared", "_stores", "node_name")
+    __slots__ = ("_by_name", "_children", "_only", "_shared", "_stores", "node_name")
 
     def __init__(self, shared: TaskContext, node_name: str, stores: list[str]) -> None:
         self._shared = shared
@@ -61,10 +61,12 @@ class NodeContext:
         self._stores = stores
         self._children: list[Callable[[Record], None]] = []
         self._by_name: dict[str, Callable[[Record], None]] = {}
+        self._only: Callable[[Record], None] | None = None
 
     def _wire(self, children: list[tuple[str, Callable[[Record], None]]]) -> None:
         self._children = [fn for _, fn in children]
         self._by_name = dict(children)
+        self._only = self._children[0] if len(self._children) == 1 else None
 
     # -- ProcessorContext ---------------------------------------------------------------
     @property
@@ -127,6 +129,11 @@ class NodeContext:
         prev_ts, prev_headers = shared.timestamp, shared.headers
         shared.timestamp = record.timestamp
         shared.headers = record.headers
+        only = self._only
+        if only is not None and child is None:
+            only(record)
+            shared.timestamp, shared.headers = prev_ts, prev_headers
+            return
         if child is None:
             for fn in self._children:
                 fn(record)

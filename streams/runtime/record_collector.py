@@ -66,8 +66,12 @@ class KafkaRecordCollector:
         """Queue one record; blocks briefly (serving delivery reports) if the queue is full."""
         while True:
             try:
+                # passing headers=None still costs librdkafka a conversion: leave it out
                 if partition is None:
-                    self._produce(topic, value, key, timestamp=timestamp, headers=headers)
+                    if headers is None:
+                        self._produce(topic, value, key, timestamp=timestamp)
+                    else:
+                        self._produce(topic, value, key, timestamp=timestamp, headers=headers)
                 else:
                     self._produce(topic, value, key, partition, timestamp=timestamp,
                                   headers=headers)

@@ -312,18 +312,82 @@ class Task:
 
     def process(self, max_records: int = sys.maxsize) -> int:
         """Process up to ``max_records`` buffered records; returns how many were taken."""
-        done = 0
         queues = self._queues
+        if len(queues) == 1 and not self._stream_schedules:
+            ((tp, q),) = queues.items()
+            src = self._sources[tp[0]]
+            if src.extractor is None:
+                return self._process_single(tp, q, src, min(len(q), max_records))
+        done = 0
         one = next(iter(queues.values())) if len(queues) == 1 else None
         step = self._process_one
         while done < max_records:
-            q = one if one is not None else self._next_queue()
-            if not q:
+            head = one if one is not None else self._next_queue()
+            if not head:
                 break
-            step(q.popleft())
+            step(head.popleft())
             done += 1
             if self._stream_schedules:
                 self.maybe_punctuate_stream_time()
+        return done
+
+    def _process_single(self, tp: TopicPartition, q: deque[Any], src: _Source, n: int) -> int:
+        """The common case, one input partition and the record's own timestamp: the same steps
+        as :meth:`_process_one`, with the per-batch lookups hoisted out of the loop."""
+        if n <= 0:
+            return 0
+        topic, partition = tp
+        key_de, value_de, children = src.key_de, src.value_de, src.children
+        ctx = self.ctx
+        ctx.topic = topic
+        ctx.partition = partition
+        popleft = q.popleft
+        stream_time = self.stream_time
+        partition_time = self._partition_time.get(tp, -1)
+        last = -1
+        done = 0
+        try:
+            for _ in range(n):
+                msg = popleft()
+                offset = msg.offset()
+                headers = msg.headers()
+                raw_key = msg.key()
+                raw_value = msg.value()
+                ts = msg.timestamp()[1]
+                done += 1
+                last = offset
+                try:
+                    key = key_de(topic, raw_key, headers)
+                    value = value_de(topic, raw_value, headers)
+                except Exception as exc:
+                    self._on_deserialization_error(exc, src.name, topic, partition, offset,
+                                                   raw_key, raw_value, headers, ts)
+                    continue
+                if ts < 0:
+                    raise StreamsError(
+                        f"record has invalid (negative) timestamp {ts} (topic={topic!r}, "
+                        f"partition={partition}, offset={offset}, task={self.name}); set "
+                        "default.timestamp.extractor to LogAndSkipOnInvalidTimestamp or "
+                        "UsePartitionTimeOnInvalidTimestamp to carry on"
+                    )
+                if ts > partition_time:
+                    partition_time = ts
+                    if ts > stream_time:
+                        stream_time = self.stream_time = ts
+                ctx.offset = offset
+                ctx.timestamp = ts
+                ctx.headers = headers
+                record = Record(key, value, ts, headers)
+                try:
+                    for child in children:
+                        child(record)
+                except Exception as exc:
+                    self._on_processing_error(exc, topic, partition, offset, raw_key, raw_value,
+                                              headers, ts)
+        finally:
+            if last >= 0:
+                self._consumed[tp] = last
+            self._partition_time[tp] = partition_time
         return done
 
     def _process_one(self, msg: Any) -> None:

@@ -105,6 +105,8 @@ class String(BaseSerde[str]):
             raise ConfigError(f"String serde: unknown encoding {encoding!r}") from exc
         self.encoding = encoding
         self.errors = errors
+        # str.encode()/bytes.decode() without arguments take CPython's fast UTF-8 path
+        self._plain = codecs.lookup(encoding).name == "utf-8" and errors == "strict"
 
     def serialize(
         self, topic: str, value: str | None, headers: Headers | None = None
@@ -113,6 +115,8 @@ class String(BaseSerde[str]):
         if value is None:
             return None
         try:
+            if self._plain:
+                return value.encode()
             return value.encode(self.encoding, self.errors)
         except AttributeError as exc:
             raise _serialize_error(self, topic, value, "expected str") from exc
@@ -126,6 +130,8 @@ class String(BaseSerde[str]):
         if data is None:
             return None
         try:
+            if self._plain:
+                return data.decode()
             return data.decode(self.encoding, self.errors)
         except AttributeError:  # a memoryview or other buffer without .decode()
             try:

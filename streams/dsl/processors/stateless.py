@@ -32,6 +32,13 @@ class FilterProcessor(_Base):
         self.predicate = predicate
         self.with_key = with_key
         self.negate = negate
+        if not with_key and not negate:
+            self.process = self._process_value  # type: ignore[method-assign]
+
+    def _process_value(self, record: Record) -> None:
+        # the common form, without per-record branches
+        if self.predicate(record.value):
+            self.forward(record)
 
     def process(self, record: Record) -> None:
         ok = self.predicate(record.key, record.value) if self.with_key else self.predicate(record.value)
@@ -45,6 +52,12 @@ class MapValuesProcessor(_Base):
     def __init__(self, mapper: Callable[..., Any], with_key: bool) -> None:
         self.mapper = mapper
         self.with_key = with_key
+        if not with_key:
+            self.process = self._process_value  # type: ignore[method-assign]
+
+    def _process_value(self, record: Record) -> None:
+        self.forward(Record(record.key, self.mapper(record.value), record.timestamp,
+                            record.headers))
 
     def process(self, record: Record) -> None:
         value = self.mapper(record.key, record.value) if self.with_key else self.mapper(record.value)
