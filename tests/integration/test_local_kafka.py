@@ -128,7 +128,11 @@ def test_topic_helpers_and_log_tail(local_kafka: LocalKafka) -> None:
         local_kafka.delete_topic(name)
     assert clients.topic_partitions(local_kafka.bootstrap_servers, name) == {}
     local_kafka.delete_topic(name)  # deleting a missing topic is fine
-    assert "Kafka" in local_kafka.log_tail(200)
+    # the tail is the broker's own log: a header per node, then its latest lines (which
+    # lines depends on what ran before on this shared broker, so check the shape)
+    tail = local_kafka.log_tail(200)
+    assert tail.startswith("--- node 0 ---")
+    assert " INFO " in tail and len(tail.splitlines()) > 10
 
 
 @pytest.mark.timeout(300)
