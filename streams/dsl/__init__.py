@@ -13,13 +13,18 @@ from streams.dsl.params import (
     Produced,
     Repartitioned,
 )
+from streams.dsl.suppress import BufferConfig, EmitStrategy, Suppressed
+from streams.dsl.windows import JoinWindows, SessionWindows, SlidingWindows, TimeWindows
 
 __all__ = [
     "Branched",
     "BranchedKStream",
+    "BufferConfig",
     "Consumed",
+    "EmitStrategy",
     "GlobalKTable",
     "Grouped",
+    "JoinWindows",
     "KGroupedStream",
     "KGroupedTable",
     "KStream",
@@ -28,5 +33,9 @@ __all__ = [
     "Named",
     "Produced",
     "Repartitioned",
+    "SessionWindows",
+    "SlidingWindows",
     "StreamsBuilder",
+    "Suppressed",
+    "TimeWindows",
 ]

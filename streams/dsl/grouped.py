@@ -118,13 +118,18 @@ class KGroupedStream:
         )
 
     def windowed_by(self, windows: Any) -> Any:
-        """Aggregate per window: ``TimeWindows`` (tumbling, hopping) or ``SessionWindows``.
+        """Aggregate per window: ``TimeWindows`` (tumbling, hopping), ``SessionWindows`` or
+        ``SlidingWindows``.
 
         Example::
 
             grouped.windowed_by(TimeWindows.of_size_with_no_grace(60_000)).count()
         """
-        from streams.dsl.windowed import SessionWindowedKStream, TimeWindowedKStream
+        from streams.dsl.windowed import (
+            SessionWindowedKStream,
+            SlidingWindowedKStream,
+            TimeWindowedKStream,
+        )
         from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
         from streams.errors import TopologyError
 
@@ -133,8 +138,9 @@ class KGroupedStream:
         if isinstance(windows, SessionWindows):
             return SessionWindowedKStream(self, windows)
         if isinstance(windows, SlidingWindows):
-            raise NotImplementedError("SlidingWindows aggregations are not implemented yet")
-        raise TopologyError(f"windowed_by needs TimeWindows or SessionWindows, got {windows!r}")
+            return SlidingWindowedKStream(self, windows)
+        raise TopologyError(
+            f"windowed_by needs TimeWindows, SessionWindows or SlidingWindows, got {windows!r}")
 
 
 class KGroupedTable:

@@ -145,6 +145,14 @@ class KTable:
         vs = g.value_serde if g.value_serde is not None else UNKNOWN
         return KGroupedTable(b, node, ks, vs, g.name)
 
+    def suppress(self, suppressed: Any) -> KTable:
+        """Hold back updates: ``Suppressed.until_window_closes(BufferConfig.unbounded())``
+        (final results of a windowed table) or ``Suppressed.until_time_limit(ms, config)``;
+        see ``streams.dsl.suppress`` and docs/windowing.md."""
+        from streams.dsl.suppress import build_suppress
+
+        return build_suppress(self, suppressed)
+
     # ------------------------------------------------------------------ joins
     def join(self, other: KTable, joiner: Callable[..., Any],
              materialized: Materialized | None = None, name: str | None = None) -> KTable:

@@ -18,7 +18,7 @@ from streams.dsl.processors.windowed import (
     SessionWindowAggregateProcessor,
     TimeWindowAggregateProcessor,
 )
-from streams.dsl.windows import SessionWindows, TimeWindows
+from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
 from streams.errors import TopologyError
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ def _retention(store: str, materialized: Materialized, minimum: int) -> int:
 class TimeWindowedKStream:
     """A grouped stream cut into TimeWindows."""
 
+    _emit_strategy: Any = None  # an EmitStrategy; see emit_strategy()
+
     def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
         self._grouped = grouped
         self.windows = windows
@@ -72,13 +74,25 @@ class TimeWindowedKStream:
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any] | None,
              aggregator: Callable[..., Any], with_key: bool) -> KTable:
+        from streams.dsl.suppress import windowed_result
+
         windows = self.windows
-        return self._grouped._aggregate(
+        table = self._grouped._aggregate(
             prefix, store_prefix, materialized, name, vs,
             lambda store, node: TimeWindowAggregateProcessor(store, node, windows, initializer,
                                                              aggregator, with_key),
             store_factory=self._store, table_key_serde=self._key_serde,
         )
+        return windowed_result(table, self._emit_strategy, windows.grace_ms)
+
+    def emit_strategy(self, strategy: Any) -> TimeWindowedKStream:
+        """A copy whose aggregations emit per ``strategy`` (KIP-825):
+        ``EmitStrategy.on_window_update()`` (default, every update) or
+        ``EmitStrategy.on_window_close()`` (only each window's final result, once stream time
+        reaches its end + grace; implemented with a final-results suppression buffer)."""
+        from streams.dsl.suppress import with_emit_strategy
+
+        return with_emit_strategy(self, strategy)
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Records per key and window."""
@@ -105,6 +119,8 @@ class TimeWindowedKStream:
 
 class SessionWindowedKStream:
     """A grouped stream cut into activity sessions."""
+
+    _emit_strategy: Any = None  # an EmitStrategy; see emit_strategy()
 
     def __init__(self, grouped: KGroupedStream, windows: SessionWindows) -> None:
         self._grouped = grouped
@@ -136,13 +152,28 @@ class SessionWindowedKStream:
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any],
              aggregator: Callable[..., Any], merger: Callable[..., Any], with_key: bool) -> KTable:
+        from streams.dsl.suppress import windowed_result
+
         windows = self.windows
-        return self._grouped._aggregate(
+        table = self._grouped._aggregate(
             prefix, store_prefix, materialized, name, vs,
             lambda store, node: SessionWindowAggregateProcessor(store, node, windows, initializer,
                                                                 aggregator, merger, with_key),
             store_factory=self._store, table_key_serde=self._key_serde,
         )
+        # suppress: a session may still grow until stream time passes end + gap + grace (Kafka
+        # Streams' GraphGraceSearchUtil); emit-on-close emits sessions ending strictly before
+        # stream time - gap - grace (KIP-825's KStreamSessionWindowAggregate), hence the + 1
+        close_after = windows.grace_ms + windows.gap_ms
+        return windowed_result(table, self._emit_strategy, close_after, close_after + 1)
+
+    def emit_strategy(self, strategy: Any) -> SessionWindowedKStream:
+        """A copy whose aggregations emit per ``strategy`` (KIP-825):
+        ``EmitStrategy.on_window_update()`` (default) or ``EmitStrategy.on_window_close()``
+        (only each session's final result, once stream time passes its end + gap + grace)."""
+        from streams.dsl.suppress import with_emit_strategy
+
+        return with_emit_strategy(self, strategy)
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Records per key and session."""
@@ -176,3 +207,97 @@ class SessionWindowedKStream:
             raise TopologyError("aggregate: aggregator and merger must both take the key or not")
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
                          name, UNKNOWN, initializer, aggregator, merger, wk)
+
+
+class SlidingWindowedKStream:
+    """A grouped stream cut into SlidingWindows (Kafka Streams' KIP-450).
+
+    Windows are ``[start, start + time difference]``, both ends inclusive, and exist only
+    where records are: see :mod:`streams.dsl.processors.sliding`. Result keys are
+    ``Windowed(key, TimeWindow(start, start + time difference))`` and are written with
+    ``TimeWindowedSerde(key_serde, time_difference)``, as Kafka Streams does.
+    """
+
+    _emit_strategy: Any = None  # an EmitStrategy; see emit_strategy()
+
+    def __init__(self, grouped: KGroupedStream, windows: SlidingWindows) -> None:
+        self._grouped = grouped
+        self.windows = windows
+
+    def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
+        from streams.state.timestamped import TimestampedWindowStoreBuilder
+        from streams.state.window_stores import in_memory_window_store, persistent_window_store
+
+        d, grace = self.windows.time_difference_ms, self.windows.grace_ms
+        # As Kafka Streams: 2 * d + grace, because a record at t may need the window that
+        # starts at t - 2d (the left window of an earlier record) to create that record's
+        # right window, for as long as the record can still arrive.
+        minimum = 2 * d + grace
+        if m.retention_ms is not None and m.retention_ms < minimum:
+            raise TopologyError(
+                f"store {name!r}: retention {m.retention_ms} ms is shorter than 2 * time "
+                f"difference plus grace ({minimum} ms), which sliding windows need"
+            )
+        retention = minimum if m.retention_ms is None else m.retention_ms
+        supplier: Any
+        if self._grouped._builder.store_type(m) == "in_memory":
+            supplier = in_memory_window_store(name, retention, d)
+        else:
+            supplier = persistent_window_store(name, retention, d)
+        return TimestampedWindowStoreBuilder(supplier, ks, vs, logging=m.logging,
+                                             log_config=m.log_config)
+
+    def _key_serde(self, ks: Any) -> Any:
+        from streams.serdes.windowed import TimeWindowedSerde
+
+        return TimeWindowedSerde(ks, self.windows.time_difference_ms)
+
+    def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
+             name: str | None, vs: Any, initializer: Callable[[], Any] | None,
+             aggregator: Callable[..., Any], with_key: bool) -> KTable:
+        from streams.dsl.processors.sliding import SlidingWindowAggregateProcessor
+        from streams.dsl.suppress import windowed_result
+
+        windows = self.windows
+        table = self._grouped._aggregate(
+            prefix, store_prefix, materialized, name, vs,
+            lambda store, node: SlidingWindowAggregateProcessor(store, node, windows, initializer,
+                                                                aggregator, with_key),
+            store_factory=self._store, table_key_serde=self._key_serde,
+        )
+        # suppress(until_window_closes) closes after the grace (Kafka Streams'
+        # GraphGraceSearchUtil); emit-on-close emits windows ending strictly before stream
+        # time - grace, since the processor still updates a window whose end equals it
+        return windowed_result(table, self._emit_strategy, windows.grace_ms,
+                               windows.grace_ms + 1)
+
+    def emit_strategy(self, strategy: Any) -> SlidingWindowedKStream:
+        """A copy whose aggregations emit per ``strategy`` (KIP-825):
+        ``EmitStrategy.on_window_update()`` (default) or ``EmitStrategy.on_window_close()``
+        (only each window's final result, once stream time passes its end + grace)."""
+        from streams.dsl.suppress import with_emit_strategy
+
+        return with_emit_strategy(self, strategy)
+
+    def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Records per key and sliding window."""
+        m = materialized or Materialized()
+        vs = m.value_serde if m.value_serde is not None else _long()
+        return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", m, name, vs,
+                         lambda: 0, lambda v, agg: agg + 1, False)
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: Materialized | None = None,
+               name: str | None = None) -> KTable:
+        """``reducer(aggregate, value)`` per key and sliding window."""
+        require_arity(reducer, 2, "reduce", "reducer(aggregate, value)")
+        return self._run("KSTREAM-REDUCE-", "KSTREAM-REDUCE-STATE-STORE-", materialized, name,
+                         self._grouped.value_serde, None, reducer, False)
+
+    def aggregate(self, initializer: Callable[[], Any], aggregator: Callable[..., Any],
+                  materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """``aggregator(key, value, agg)`` (or ``(value, agg)``) per key and sliding window,
+        each window starting from ``initializer()``."""
+        require_arity(initializer, 0, "aggregate", "initializer()")
+        wk = takes_key(aggregator, 2, "aggregate")
+        return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
+                         name, UNKNOWN, initializer, aggregator, wk)

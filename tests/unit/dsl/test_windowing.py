@@ -474,11 +474,14 @@ def test_store_type_is_honoured(store_type: str) -> None:
 # ---------------------------------------------------------------------------------- gaps
 
 
-def test_sliding_windows_are_not_implemented_yet() -> None:
+def test_sliding_windows_are_routed_to_the_sliding_windowed_stream() -> None:
+    # the aggregations themselves are checked in test_sliding_windows.py
+    from streams.dsl.windowed import SlidingWindowedKStream
+
     b = StreamsBuilder()
     g = b.stream("in", STR).group_by_key()
-    with pytest.raises(NotImplementedError, match="SlidingWindows"):
-        g.windowed_by(SlidingWindows.of_time_difference_with_no_grace(10))
+    w = g.windowed_by(SlidingWindows.of_time_difference_with_no_grace(10))
+    assert isinstance(w, SlidingWindowedKStream)
 
 
 def test_windowed_by_rejects_other_objects() -> None:
