@@ -80,10 +80,11 @@ class KafkaRecordCollector:
                 self._poll(0.05)
             except KafkaException as exc:
                 raise ProductionError(f"could not send to topic {topic!r}: {exc}") from exc
-        self._since_poll += 1
-        if self._since_poll >= 1000:
-            self._since_poll = 0
-            self._poll(0)
+
+    def maintain(self) -> None:
+        """Serve delivery reports and raise on failed sends; the stream thread calls this once
+        per loop iteration instead of per record."""
+        self._poll(0)
         if self._errors:
             self.check_errors()
 

@@ -248,6 +248,7 @@ class StreamThread(threading.Thread):
                     self._set_state(ThreadState.RUNNING)
             n = tm.process(max_records)
             self.processed += n
+            tm.collector.maintain()
             tm.punctuate()
             now = time.monotonic()
             # commit on the interval even without new input: punctuators may have written

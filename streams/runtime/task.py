@@ -82,8 +82,8 @@ class _Source:
 class _Sink:
     """Serializes and sends; one per sink node per task."""
 
-    __slots__ = ("_collector", "_extractor", "_key_ser", "_partitioner", "_resolve", "_topic",
-                 "_value_ser", "name")
+    __slots__ = ("_collector", "_extractor", "_key_ser", "_partitioner", "_resolve", "_send",
+                 "_topic", "_value_ser", "name", "process")
 
     def __init__(
         self, node: SinkNode, topic: str | None, key_serde: Any, value_serde: Any,
@@ -97,8 +97,20 @@ class _Sink:
         self._value_ser = value_serde.serialize
         self._collector = collector
         self._resolve = resolve
+        self._send = collector.send
+        #: what the parent node calls per record
+        self.process: Callable[[Record], None] = (
+            self._process_fixed if topic is not None and self._partitioner is None
+            else self._process_any)
 
-    def process(self, record: Record) -> None:
+    def _process_fixed(self, record: Record) -> None:
+        # the common sink: one topic, default partitioning
+        topic: str = self._topic  # type: ignore[assignment]
+        headers = record.headers
+        self._send(topic, self._key_ser(topic, record.key, headers),
+                   self._value_ser(topic, record.value, headers), headers, record.timestamp, None)
+
+    def _process_any(self, record: Record) -> None:
         topic = self._topic
         if topic is None:
             assert self._extractor is not None

@@ -208,7 +208,8 @@ class TaskManager:
     def add(self, msgs: list[Any]) -> None:
         """Buffer consumed messages in their tasks' queues."""
         by_partition = self.by_partition
-        last_tp: tuple[str, int] | None = None
+        last_topic: str | None = None
+        last_partition = -1
         q: Any = None
         for msg in msgs:
             err = msg.error()
@@ -217,14 +218,16 @@ class TaskManager:
                     continue
                 raise StreamsError(f"{self.thread_name}: consumer error on "
                                    f"{msg.topic()}-{msg.partition()}: {err}")
-            tp = (msg.topic(), msg.partition())
-            if tp != last_tp:
-                task = by_partition.get(tp)
-                if task is None:
-                    continue  # fetched just before a revocation; it will be re-read
-                q = task.queue(tp)
-                last_tp = tp
-            q.append(msg)
+            partition = msg.partition()
+            topic = msg.topic()
+            # batches come in runs of one partition: look the queue up only when it changes
+            if partition != last_partition or topic != last_topic:
+                last_topic, last_partition = topic, partition
+                task = by_partition.get((topic, partition))
+                # None: fetched just before a revocation; it will be re-read by the new owner
+                q = None if task is None else task.queue((topic, partition))
+            if q is not None:
+                q.append(msg)
 
     def process(self, max_per_task: int) -> int:
         """Process buffered records of running tasks; returns the number processed."""
