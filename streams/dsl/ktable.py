@@ -154,16 +154,50 @@ class KTable:
         return build_suppress(self, suppressed)
 
     # ------------------------------------------------------------------ joins
-    def join(self, other: KTable, joiner: Callable[..., Any],
+    def join(self, other: KTable, joiner: Callable[..., Any], *args: Any,
              materialized: Materialized | None = None, name: str | None = None) -> KTable:
-        """Inner join on the key: a row exists while both tables have one;
-        ``joiner(left, right)`` or ``joiner(key, left, right)``."""
-        return self._table_join(other, joiner, "inner", materialized, name)
+        """Inner join.
 
-    def left_join(self, other: KTable, joiner: Callable[..., Any],
+        * ``join(other, joiner[, materialized, name])``: on the key; a row exists while both
+          tables have one; ``joiner(left, right)`` or ``joiner(key, left, right)``.
+        * ``join(other, foreign_key_extractor, joiner[, materialized, name])``: foreign-key
+          join (KIP-213): each row joins the ``other`` row whose key is
+          ``foreign_key_extractor(value)`` (or ``(key, value)``); see ``streams.dsl.fk_join``.
+        """
+        return self._join_dispatch("inner", other, joiner, args, materialized, name)
+
+    def left_join(self, other: KTable, joiner: Callable[..., Any], *args: Any,
                   materialized: Materialized | None = None, name: str | None = None) -> KTable:
-        """Left join: a row exists while this table has one (``right`` may be None)."""
-        return self._table_join(other, joiner, "left", materialized, name)
+        """Left join: a row exists while this table has one (``right`` may be None); same two
+        forms as :meth:`join` (on the key, or with a foreign key extractor first)."""
+        return self._join_dispatch("left", other, joiner, args, materialized, name)
+
+    def _join_dispatch(self, mode: str, other: KTable, first: Callable[..., Any],
+                       args: tuple[Any, ...], materialized: Materialized | None,
+                       name: str | None) -> KTable:
+        """A function as the third argument makes it a foreign-key join (extractor, joiner);
+        the remaining positional arguments are ``materialized`` and ``name``."""
+        op = "join" if mode == "inner" else "left_join"
+        rest = list(args)
+        extractor = None
+        if rest and callable(rest[0]) and not isinstance(rest[0], Materialized):
+            extractor, first = first, rest.pop(0)
+        if len(rest) > 2:
+            raise TypeError(f"KTable.{op}() got {len(args) + 2} positional arguments after self; "
+                            "expected (other, [foreign_key_extractor,] joiner, materialized, name)")
+        if rest:
+            if materialized is not None:
+                raise TypeError(f"KTable.{op}() got multiple values for 'materialized'")
+            materialized = rest[0]
+        if len(rest) > 1:
+            if name is not None:
+                raise TypeError(f"KTable.{op}() got multiple values for 'name'")
+            name = rest[1]
+        if extractor is None:
+            return self._table_join(other, first, mode, materialized, name)
+        from streams.dsl.fk_join import foreign_key_join
+
+        return foreign_key_join(self, other, extractor, first, materialized, name, mode == "left")
 
     def outer_join(self, other: KTable, joiner: Callable[..., Any],
                    materialized: Materialized | None = None, name: str | None = None) -> KTable:

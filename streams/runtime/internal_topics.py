@@ -4,7 +4,9 @@
 * topics that must be co-partitioned (a sub-topology's inputs, join inputs) need equal
   partition counts;
 * repartition topics get the partition count of the sub-topology writing them (or
-  ``Repartitioned(num_partitions=...)``), changelog topics one partition per task, compacted;
+  ``Repartitioned(num_partitions=...)``, or, for a foreign-key join's subscription and
+  response topics, that of the topics named by ``InternalTopic.partitions_from``: the side
+  that reads them), changelog topics one partition per task, compacted;
 * an existing internal topic with the wrong partition count stops start-up.
 """
 
@@ -81,11 +83,9 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
         n = 0
         for t in sub.source_topics:
             if t in internal:
-                fixed = internal[t].partitions if t not in enforced else enforced[t]
-                if fixed is not None:
-                    n = max(n, fixed)
-                elif t in writer:
-                    n = max(n, count_for(writer[t], seen | {sub_id}))
+                found = topic_count(t, seen | {sub_id})
+                if found is not None:
+                    n = max(n, found)
             else:
                 n = max(n, existing[resolve(t)])
         if n == 0:
@@ -93,15 +93,34 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
         counts[sub_id] = n
         return n
 
+    def topic_count(t: str, seen: frozenset[int], via: frozenset[str] = frozenset()) -> int | None:
+        """An internal topic's count: fixed, enforced, copied (``partitions_from``), or its
+        writer's; None when nothing determines it."""
+        spec = internal[t]
+        if spec.partitions is not None:
+            return spec.partitions
+        if t in enforced:
+            return enforced[t]
+        if spec.partitions_from:
+            # a foreign-key join's subscription (response) topic copies the count of the right
+            # (left) table's topics, which read it; its writer is the other side of the join,
+            # itself fed by this side's topic: following the writer would go round in a cycle
+            if t in via:
+                raise TopologyError(f"internal topic {t!r} copies its own partition count")
+            found = [existing[resolve(u)] if u not in internal else topic_count(u, seen, via | {t})
+                     for u in spec.partitions_from]
+            known = [c for c in found if c is not None]
+            return max(known) if known else None
+        return count_for(writer[t], seen) if t in writer else None
+
     plan = TopicPlan()
     for s in subs:
         plan.subtopology_partitions[s.id] = count_for(s.id)
     for t, spec in internal.items():
-        if spec.partitions is not None:
-            n = spec.partitions
-        else:
-            n = enforced[t] if t in enforced else count_for(writer[t])
-        plan.internal[resolve(t)] = (n, {"cleanup.policy": "delete", **spec.config})
+        found = topic_count(t, frozenset())
+        if found is None:
+            raise TopologyError(f"cannot determine the partition count of internal topic {t!r}")
+        plan.internal[resolve(t)] = (found, {"cleanup.policy": "delete", **spec.config})
     for s in subs:
         for store in s.stores:
             builder = topology.stores[store]

@@ -72,12 +72,16 @@ class InternalTopic:
 
     ``kind`` is ``"repartition"``; changelog topics are derived from stores instead.
     ``partitions`` is None when it follows the upstream sub-topology's partition count.
+    ``partitions_from`` (unprefixed topic names), when set, makes it copy the partition count
+    of those topics instead: a foreign-key join's subscription and response topics follow the
+    side that *reads* them (the topics they must be co-partitioned with), not their writer.
     """
 
     name: str
     kind: str = "repartition"
     partitions: int | None = None
     config: dict[str, str] = field(default_factory=dict)
+    partitions_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
