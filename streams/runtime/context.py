@@ -148,6 +148,12 @@ class NodeContext:
             named(record)
             shared.timestamp, shared.headers = prev_ts, prev_headers
 
+    def forward_same_time(self) -> Callable[..., None]:
+        """A forward for processors whose output keeps the input's timestamp and headers
+        (the stateless DSL operators): with a single child it is that child itself, since
+        there is no record context to switch. Call it as ``forward(record)`` only."""
+        return self._only if self._only is not None else self.forward
+
     def schedule(
         self, interval_ms: int, punctuation_type: PunctuationType, callback: Punctuator
     ) -> Any:

@@ -25,7 +25,17 @@ class _Base(Processor):
         self.forward = context.forward
 
 
-class FilterProcessor(_Base):
+class _SameTime(_Base):
+    """Operators whose records keep the input's timestamp and headers: with one child they call
+    it directly, so a chain of them costs little more than the user's functions."""
+
+    def init(self, context: ProcessorContext) -> None:
+        self.context = context
+        same_time = getattr(context, "forward_same_time", None)
+        self.forward = same_time() if same_time is not None else context.forward
+
+
+class FilterProcessor(_SameTime):
     """Forwards records for which ``predicate`` is true (``negate`` flips it)."""
 
     def __init__(self, predicate: Callable[..., Any], with_key: bool, negate: bool) -> None:
@@ -46,7 +56,7 @@ class FilterProcessor(_Base):
             self.forward(record)
 
 
-class MapValuesProcessor(_Base):
+class MapValuesProcessor(_SameTime):
     """Replaces the value; the key stays."""
 
     def __init__(self, mapper: Callable[..., Any], with_key: bool) -> None:
@@ -64,7 +74,7 @@ class MapValuesProcessor(_Base):
         self.forward(Record(record.key, value, record.timestamp, record.headers))
 
 
-class MapProcessor(_Base):
+class MapProcessor(_SameTime):
     """Replaces key and value: ``mapper(key, value) -> (key, value)``."""
 
     def __init__(self, mapper: Callable[[Any, Any], Any], node: str) -> None:
@@ -82,7 +92,7 @@ class MapProcessor(_Base):
         self.forward(Record(key, value, record.timestamp, record.headers))
 
 
-class FlatMapProcessor(_Base):
+class FlatMapProcessor(_SameTime):
     """Zero or more (key, value) pairs per record."""
 
     def __init__(self, mapper: Callable[[Any, Any], Any], node: str) -> None:
@@ -101,7 +111,7 @@ class FlatMapProcessor(_Base):
             fwd(Record(key, value, ts, headers))
 
 
-class FlatMapValuesProcessor(_Base):
+class FlatMapValuesProcessor(_SameTime):
     """Zero or more values per record, each with the record's key."""
 
     def __init__(self, mapper: Callable[..., Any], with_key: bool) -> None:
@@ -115,7 +125,7 @@ class FlatMapValuesProcessor(_Base):
             fwd(Record(key, value, ts, headers))
 
 
-class SelectKeyProcessor(_Base):
+class SelectKeyProcessor(_SameTime):
     """Sets a new key computed from the record."""
 
     def __init__(self, selector: Callable[..., Any], with_key: bool) -> None:
@@ -127,7 +137,7 @@ class SelectKeyProcessor(_Base):
         self.forward(Record(key, record.value, record.timestamp, record.headers))
 
 
-class PeekProcessor(_Base):
+class PeekProcessor(_SameTime):
     """Calls ``action`` and forwards the record unchanged (``forward=False``: foreach)."""
 
     def __init__(self, action: Callable[..., Any], with_key: bool, forward: bool) -> None:
@@ -144,14 +154,14 @@ class PeekProcessor(_Base):
             self.forward(record)
 
 
-class PassThroughProcessor(_Base):
+class PassThroughProcessor(_SameTime):
     """Forwards every record (merge, repartition source/sink glue)."""
 
     def process(self, record: Record) -> None:
         self.forward(record)
 
 
-class NullKeyFilterProcessor(_Base):
+class NullKeyFilterProcessor(_SameTime):
     """Drops records with a None key before a repartition topic (they cannot be grouped);
     each drop is logged with its source offset and counted."""
 
