@@ -301,27 +301,32 @@ class KStream:
         ks = getattr(sj, "key_serde", None) or self.key_serde
         this_vs = getattr(sj, "value_serde", None) or self.value_serde
         other_vs = getattr(sj, "other_value_serde", None) or other.value_serde
-        this, that = self, other
-        if self.repartition_required:
-            base = f"{name}-left" if name else b.new_name("KSTREAM-JOIN-") + "-left"
-            this = KStream(b, self._repartition_through(base, ks, this_vs, filter_null_keys=True),
-                           ks, this_vs, False)
-        if other.repartition_required:
-            base = f"{name}-right" if name else b.new_name("KSTREAM-JOIN-") + "-right"
-            that = KStream(b, other._repartition_through(base, ks, other_vs, filter_null_keys=True),
-                           ks, other_vs, False)
         left_outer = mode in ("left", "outer")
         right_outer = mode == "outer"
-        this_windowed = f"{name}-this-windowed" if name else b.new_name("KSTREAM-WINDOWED-")
-        other_windowed = f"{name}-other-windowed" if name else b.new_name("KSTREAM-WINDOWED-")
-        join_this = (f"{name}-this-join" if name else
-                     b.new_name("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-"))
-        join_other = (f"{name}-other-join" if name else
-                      b.new_name("KSTREAM-OUTEROTHER-" if left_outer else "KSTREAM-JOINOTHER-"))
-        merge = f"{name}-merge" if name else b.new_name("KSTREAM-MERGE-")
+        # Kafka Streams' repartitionForJoin: topic <name>-left/-right-repartition, or, unnamed,
+        # <this stream's node>-repartition, shared with the stream's other unnamed joins; a
+        # left/outer join lets None keys through (KIP-962)
+        this = self._side_for_stream_join(name and f"{name}-left", ks, this_vs, left_outer)
+        other_ks = getattr(sj, "key_serde", None) or other.key_serde
+        that = other._side_for_stream_join(name and f"{name}-right", other_ks, other_vs,
+                                           left_outer)
+        # names as Kafka Streams': every generated name takes an index even when named; the
+        # stores are named after the join processors (generated names when unnamed)
+        this_windowed = b.name_or_new(name and f"{name}-this-windowed", "KSTREAM-WINDOWED-")
+        other_windowed = b.name_or_new(name and f"{name}-other-windowed", "KSTREAM-WINDOWED-")
+        this_generated = b.new_name("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-")
+        other_generated = b.new_name("KSTREAM-OUTEROTHER-" if left_outer else "KSTREAM-JOINOTHER-")
+        join_this = (f"{name}{'-outer-this-join' if right_outer else '-this-join'}" if name
+                     else this_generated)
+        join_other = (f"{name}{'-outer-other-join' if left_outer else '-other-join'}" if name
+                      else other_generated)
+        merge = b.name_or_new(name and f"{name}-merge", "KSTREAM-MERGE-")
         this_store, other_store = f"{join_this}-store", f"{join_other}-store"
-        outer_store = (f"{name}-outer-shared-join-store" if name else
-                       b.new_name("KSTREAM-OUTERSHARED-") + "-store") if left_outer else None
+        outer_store = None
+        if left_outer:
+            outer_store = (f"{name}{'-outer' if right_outer else '-left'}-shared-join-store"
+                           if name else
+                           "KSTREAM-OUTERSHARED-" + this_generated.rsplit("-", 1)[1] + "-store")
         retention = windows.size_ms + windows.grace_ms
         in_memory = b.store_type(None) == "in_memory" if getattr(sj, "store_type", None) is None             else str(sj.store_type).lower() == "in_memory"
         plain = lambda s: None if s is UNKNOWN else s  # noqa: E731
@@ -340,9 +345,11 @@ class KStream:
                 topo.require_serde(merge, "value", f"join store {store!r} holds computed values")
         shared: dict[str, SharedTime] = {}
         extra = (outer_store,) if outer_store else ()
-        topo.add_processor(this_windowed, lambda: JoinWindowProcessor(this_store), this.node)
+        topo.add_processor(this_windowed, lambda: JoinWindowProcessor(
+            this_store, this_windowed, retention), this.node)
         topo.connect_processor_and_state_stores(this_windowed, this_store)
-        topo.add_processor(other_windowed, lambda: JoinWindowProcessor(other_store), that.node)
+        topo.add_processor(other_windowed, lambda: JoinWindowProcessor(
+            other_store, other_windowed, retention), that.node)
         topo.connect_processor_and_state_stores(other_windowed, other_store)
         topo.add_processor(join_this, lambda: StreamStreamJoinProcessor(
             join_this, other_store, outer_store, joiner, wk, True, left_outer, windows.before_ms,
@@ -354,6 +361,18 @@ class KStream:
         topo.connect_processor_and_state_stores(join_other, this_store, *extra)
         topo.add_processor(merge, sl.PassThroughProcessor, join_this, join_other)
         return KStream(b, merge, ks, UNKNOWN, False)
+
+    def _side_for_stream_join(self, name: str | None, ks: Any, vs: Any,
+                              keep_null_keys: bool) -> KStream:
+        """This stream as one input of a stream-stream join: itself, or (after a key change)
+        read back through the join's repartition topic."""
+        if not self.repartition_required:
+            return self
+        view = self
+        if ks is not self.key_serde or vs is not self.value_serde:
+            # serdes given for the join: a repartition of its own, written with them
+            view = KStream(self._builder, self.node, ks, vs, True)
+        return view._repartition_for_join(name, keep_null_keys)
 
     #: The repartition an unnamed stream-table join of this stream reads, shared by later
     #: unnamed joins as in Kafka Streams: (source node, [whether a left join reads it]).

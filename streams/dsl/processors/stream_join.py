@@ -4,7 +4,14 @@ Each side puts its records into its own window store (keeping duplicates); each 
 processor looks up the other side's store within the join window. As in Kafka Streams since
 KAFKA-10847, a left/outer record that found no partner is not emitted at once: it waits in a
 shared "outer" store and is emitted, joined with None, only when its join window has closed
-(stream time past record time + window + grace), unless a partner arrives first.
+(stream time past its time + after + grace for a left record, + before + grace for a right
+one, as since KAFKA-15417), unless a partner arrives first. Duplicates (same key, side and
+time) wait together in one entry, as in Kafka's list-valued store.
+
+Late records behave as in Kafka Streams: a record older than its window store's retention
+(before + after + grace behind the newest record of its side) is not stored — it is counted
+in the task's dropped records — but it is still joined with what the other side's store
+holds, and a left/outer one without a partner is emitted joined with None at once.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 
 _TS = struct.Struct(">q")
+_LEN = struct.Struct(">I")
 LEFT, RIGHT = True, False
 
 
@@ -29,14 +37,23 @@ class SharedTime:
 
     def __init__(self) -> None:
         self.stream_time = -1
-        self.min_time = 1 << 62
+        # unknown until the first scan of the outer store (which may hold records restored
+        # from the changelog): the first record at stream time scans it
+        self.min_time = -(1 << 62)
 
 
 class JoinWindowProcessor(_Base):
-    """Puts each record into its side's window store, then forwards it to the join."""
+    """Puts each record into its side's window store, then forwards it to the join.
 
-    def __init__(self, store_name: str) -> None:
+    A record already older than the store's retention (``retention_ms`` behind the newest
+    record this side has put) is not stored, and is counted as dropped, as Kafka Streams'
+    window stores do; it is still forwarded to the join."""
+
+    def __init__(self, store_name: str, node: str = "", retention_ms: int | None = None) -> None:
         self.store_name = store_name
+        self.node = node or store_name
+        self.retention = retention_ms
+        self.observed = -1  # newest timestamp this side has stored (the store's stream time)
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -44,7 +61,15 @@ class JoinWindowProcessor(_Base):
 
     def process(self, record: Record) -> None:
         if record.key is not None and record.value is not None:
-            self.store.put(record.key, record.value, record.timestamp)
+            ts = record.timestamp
+            if ts > self.observed:
+                self.observed = ts
+            if self.retention is not None and ts <= self.observed - self.retention:
+                drop_record(self.context, self.node, "it is older than the join window store's "
+                            "retention, so later records cannot join it (it is still joined "
+                            "with the other side's records)")
+            else:
+                self.store.put(record.key, record.value, ts)
         self.forward(record)
 
 
@@ -67,7 +92,6 @@ class StreamStreamJoinProcessor(_Base):
         self.before = before_ms
         self.after = after_ms
         self.grace = grace_ms
-        self.lookback = max(before_ms, after_ms)
         # a pending left record's window closes ``after`` (of the JoinWindows) past its time, a
         # right record's ``before`` past it; this side's before/after are the other's swapped
         self.left_lookback = after_ms if is_left else before_ms
@@ -82,12 +106,20 @@ class StreamStreamJoinProcessor(_Base):
         # both sides of one task share a clock, keyed by task id
         self.time = self._shared.setdefault(context.task_id, SharedTime())
 
+    def close(self) -> None:
+        # a task that is opened again (rebalance, another test driver) starts a fresh clock
+        self._shared.pop(self.context.task_id, None)
+
     def _join(self, key: Any, mine: Any, other: Any) -> Any:
         left, right = (mine, other) if self.is_left else (other, mine)
         return self.joiner(key, left, right) if self.with_key else self.joiner(left, right)
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
+        time = self.time
+        # as in Kafka Streams, every record moves the join's stream time, even one it skips
+        if ts > time.stream_time:
+            time.stream_time = ts
         if value is None:
             drop_record(self.context, self.node, "a record with a None value cannot be joined")
             return
@@ -97,52 +129,66 @@ class StreamStreamJoinProcessor(_Base):
             else:
                 drop_record(self.context, self.node, "its key is None (inner join side)")
             return
-        time = self.time
-        if ts > time.stream_time:
-            time.stream_time = ts
-        if ts + self.after + self.grace < time.stream_time:
-            drop_record(self.context, self.node, "its join window has closed (late record)")
-            return
-        if self.outer_store is not None and ts == time.stream_time:
+        store = self.outer_store
+        if store is not None and ts == time.stream_time:
             self._emit_closed(record)
         time_from = max(0, ts - self.before)
         time_to = max(0, ts + self.after)
         matched = False
         for other_ts, other_value in list(self.other.fetch(key, time_from, time_to)):
             matched = True
-            if self.outer_store is not None:
+            if store is not None:
                 # the partner is joined now: it no longer waits for an unjoined emission
-                self.outer_store.delete((other_ts, not self.is_left, key))
+                pending = (other_ts, not self.is_left, key)
+                if store.get(pending) is not None:
+                    store.delete(pending)
             self.forward(Record(key, self._join(key, value, other_value), max(ts, other_ts),
                                 record.headers))
         if matched or not self.outer:
             return
-        if self.outer_store is None or time_to < time.stream_time:
+        if store is None or time_to < time.stream_time:
+            # its window has ended already (an out-of-order record): no need to wait
             self.forward(Record(key, self._join(key, value, None), ts, record.headers))
         else:
             if ts < time.min_time:
                 time.min_time = ts
-            self.outer_store.put((ts, self.is_left, key), (self.is_left, value))
+            # duplicates (same key, side and timestamp) wait together, as Kafka's list store
+            this_key = (ts, self.is_left, key)
+            waiting = store.get(this_key)
+            values = [*waiting[1], value] if waiting is not None else [value]
+            store.put(this_key, (self.is_left, values))
 
     def _emit_closed(self, record: Record) -> None:
-        """Emit pending unjoined records whose windows have closed, oldest first."""
+        """Emit pending unjoined records whose windows have closed, oldest first.
+
+        A left record's window closes ``after`` (of the JoinWindows) + grace past its time, a
+        right record's ``before`` + grace. As Kafka Streams, the store is only scanned once the
+        oldest pending record is older than this side's window (+ grace); the scan skips
+        records still open, and stops once it has seen an open record of both sides."""
         time = self.time
-        if time.min_time >= time.stream_time - self.lookback - self.grace:
+        if time.min_time + self.after + self.grace >= time.stream_time:
             return
         store = self.outer_store
         assert store is not None
         done = []
-        for (ts, is_left, key), (_, value) in store.all():
-            time.min_time = ts
+        oldest_open: int | None = None
+        open_sides: set[bool] = set()
+        for pending_key, (_, values) in store.all():
+            ts, is_left, key = pending_key
             lookback = self.left_lookback if is_left else self.right_lookback
             if ts + lookback + self.grace >= time.stream_time:
-                break
-            left, right = (value, None) if is_left else (None, value)
-            out = self.joiner(key, left, right) if self.with_key else self.joiner(left, right)
-            self.forward(Record(key, out, ts, record.headers))
-            done.append((ts, is_left, key))
-        else:
-            time.min_time = 1 << 62
+                if oldest_open is None:
+                    oldest_open = ts
+                open_sides.add(is_left)
+                if len(open_sides) == 2:
+                    break
+                continue
+            for value in values:
+                left, right = (value, None) if is_left else (None, value)
+                out = self.joiner(key, left, right) if self.with_key else self.joiner(left, right)
+                self.forward(Record(key, out, ts, record.headers))
+            done.append(pending_key)
+        time.min_time = oldest_open if oldest_open is not None else 1 << 62
         for k in done:
             store.delete(k)
 
@@ -172,7 +218,8 @@ class JoinSideKeySerde:
 
 
 class LeftOrRightSerde:
-    """Value of the outer store: 1 side byte, then the value with that side's serde."""
+    """Value of the outer store: ``(is_left, [values])`` — 1 side byte, then each value with
+    that side's serde as a 4-byte length and the bytes (duplicates share one entry)."""
 
     def __init__(self, left: Any, right: Any) -> None:
         self.left = left
@@ -186,16 +233,28 @@ class LeftOrRightSerde:
     def serialize(self, topic: str, value: Any, headers: Any = None) -> bytes | None:
         if value is None:
             return None
-        is_left, v = value
+        is_left, values = value
         serde = self.left if is_left else self.right
-        return (b"\x01" if is_left else b"\x00") + (serde.serialize(topic, v, headers) or b"")
+        parts = [b"\x01" if is_left else b"\x00"]
+        for v in values:
+            data = serde.serialize(topic, v, headers) or b""
+            parts.append(_LEN.pack(len(data)))
+            parts.append(data)
+        return b"".join(parts)
 
     def deserialize(self, topic: str, data: bytes | None, headers: Any = None) -> Any:
         if data is None:
             return None
         is_left = data[0] == 1
         serde = self.left if is_left else self.right
-        return (is_left, serde.deserialize(topic, data[1:], headers))
+        values = []
+        pos, end = 1, len(data)
+        while pos < end:
+            (n,) = _LEN.unpack_from(data, pos)
+            pos += 4
+            values.append(serde.deserialize(topic, data[pos:pos + n], headers))
+            pos += n
+        return (is_left, values)
 
 
 class OuterStoreBuilder:
