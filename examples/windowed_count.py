@@ -19,18 +19,22 @@ Run it against a broker with::
 
     streams run examples.windowed_count:app
 
-Importing this module has no side effects: ``app`` is the function that builds the topology.
+The topic names are module constants; the environment variables ``WINDOWED_COUNT_INPUT`` and
+``WINDOWED_COUNT_OUTPUT`` override them (read when the module is imported), so several copies
+can run side by side on one cluster. Importing this module has no other side effects: ``app``
+is the function that builds the topology.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from streams import Consumed, Materialized, Produced, StreamsBuilder, Topology, serdes
 from streams.dsl.windows import TimeWindows
 
-INPUT_TOPIC = "page-views"
-OUTPUT_TOPIC = "views-per-minute"
+INPUT_TOPIC = os.environ.get("WINDOWED_COUNT_INPUT", "page-views")
+OUTPUT_TOPIC = os.environ.get("WINDOWED_COUNT_OUTPUT", "views-per-minute")
 STORE_NAME = "views-per-minute-store"
 WINDOW_MS = 60_000
 GRACE_MS = 10_000
