@@ -151,6 +151,9 @@ class StreamThread(threading.Thread):
             "enable.partition.eof": False,
             "fetch.max.bytes": 52428800,
             "fetch.queue.backoff.ms": 100,
+            # restoration reads up to a known end offset: a fetch at that end must not sit out
+            # librdkafka's default 500 ms waiting for records that will not come
+            "fetch.wait.max.ms": 10,
         }
         if self.eos:
             rcfg["isolation.level"] = "read_committed"
