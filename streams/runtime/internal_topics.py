@@ -162,8 +162,13 @@ class InternalTopicManager:
 
     def ensure(self, topology: Topology, application_id: str) -> TopicPlan:
         """Check sources, create/validate internal topics; returns the plan."""
+        from streams.runtime.app_control import control_topic
+
         existing = self.existing_partitions()
         plan = plan_topics(topology, application_id, existing)
+        # carries SHUTDOWN_APPLICATION requests between instances (see app_control.py)
+        plan.internal[control_topic(application_id)] = (
+            1, {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)})
         to_create = []
         for name, (partitions, cfg) in plan.internal.items():
             have = existing.get(name)

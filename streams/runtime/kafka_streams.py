@@ -28,6 +28,7 @@ from typing import Any
 
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
+from streams.runtime.app_control import ApplicationControl
 from streams.runtime.global_thread import GlobalStreamThread
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
 from streams.runtime.queries import CompositeReadOnlyKeyValueStore, is_timestamped
@@ -86,6 +87,8 @@ class KafkaStreams:
         self._lock_file: Any = None
         self.plan: TopicPlan | None = None
         self._closing = threading.Event()
+        self._control: ApplicationControl | None = None
+        self._error_shutdown = threading.Event()
 
     # ------------------------------------------------------------------ state
     @property
@@ -154,20 +157,34 @@ class KafkaStreams:
             self._threads.remove(thread)
             self._start_thread()
             return
-        if response == StreamThreadExceptionResponse.SHUTDOWN_APPLICATION:
-            log.error("SHUTDOWN_APPLICATION: this client shuts down; other instances are not "
-                      "signalled (librdkafka exposes no group-wide shutdown request)")
+        if response == StreamThreadExceptionResponse.SHUTDOWN_APPLICATION and \
+                self._control is not None:
+            log.error("SHUTDOWN_APPLICATION: asking every instance of %s to shut down",
+                      self.application_id)
+            self._control.request_shutdown(f"{thread.name}: {type(exc).__name__}: {exc}")
+        self._start_error_shutdown()
+
+    def _start_error_shutdown(self) -> None:
+        if self._error_shutdown.is_set():
+            return
+        self._error_shutdown.set()
         # close from another thread: a thread cannot join itself
         threading.Thread(target=self._shutdown_after_error, name="streams-error-shutdown",
                          daemon=True).start()
+
+    def _on_shutdown_request(self, sender: str, reason: str) -> None:
+        if self._closing.is_set():
+            return
+        log.error("application %s is shutting down at the request of %s (%s)",
+                  self.application_id, sender, reason)
+        self._start_error_shutdown()
 
     def _on_global_error(self, exc: BaseException) -> None:
         # global tables cannot be served partially: the whole client goes to ERROR
         if self._closing.is_set():
             return
         log.error("the global stream thread died (%s); shutting this client down", exc)
-        threading.Thread(target=self._shutdown_after_error, name="streams-error-shutdown",
-                         daemon=True).start()
+        self._start_error_shutdown()
 
     def _shutdown_after_error(self) -> None:
         self._transition(State.PENDING_ERROR)
@@ -214,12 +231,21 @@ class KafkaStreams:
             manager = InternalTopicManager(admin, self.config["replication.factor"],
                                            self.config.client_config("topic.", include_common=False))
             self.plan = manager.ensure(self.topology, self.application_id)
+            bootstrap = {"bootstrap.servers": self.config["bootstrap.servers"]}
+            self._control = ApplicationControl(
+                self.application_id, self.client_id,
+                {**bootstrap, **self.config.client_config("consumer.")},
+                {**bootstrap, **self.config.client_config("producer.")},
+                self._on_shutdown_request)
+            self._control.start()
             if any(s.is_global for s in self.topology.subtopologies()):
                 self._global = GlobalStreamThread(self.topology, self.config, self.state_root,
                                                   self.client_id, self._on_global_error)
                 self._global.bootstrap()
                 self._global.start()
         except BaseException:
+            if self._control is not None:
+                self._control.close()
             self._unlock_state_dir()
             raise
         self._transition(State.REBALANCING)
@@ -239,6 +265,8 @@ class KafkaStreams:
         return thread
 
     def _stop_threads(self, timeout: float | None) -> bool:
+        if self._control is not None:
+            self._control.close()
         for t in self._threads:
             t.shutdown()
         deadline = None if timeout is None else time.monotonic() + timeout

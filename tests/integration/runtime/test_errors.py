@@ -138,3 +138,35 @@ def test_replace_thread_starts_a_new_stream_thread(app_factory, topic_factory, k
     assert all(app.store("seen").get(k) <= 2 for k in "abc")
     assert app.close(30)
     assert app.state == State.NOT_RUNNING
+
+
+@pytest.mark.timeout(120)
+def test_shutdown_application_stops_every_instance(app_factory, topic_factory, kafka_bootstrap,
+                                                   tmp_path):
+    source, sink = topic_factory("in", partitions=2), topic_factory("out")
+    apps = [app_factory(_doubling(source, sink).build(), state_dir=tmp_path / f"instance-{i}")
+            for i in range(2)]
+    errored = [threading.Event() for _ in apps]
+    seen: list[BaseException] = []
+
+    def handler(exc: BaseException) -> StreamThreadExceptionResponse:
+        seen.append(exc)
+        return StreamThreadExceptionResponse.SHUTDOWN_APPLICATION
+
+    for app, event in zip(apps, errored):
+        app.set_uncaught_exception_handler(handler)
+        app.set_state_listener(lambda new, old, event=event: new == State.ERROR and event.set())
+        app.start()
+    for app in apps:
+        app.wait_until_running(60)
+    wait_for(lambda: all(app.local_tasks() and any(app.local_tasks().values()) for app in apps),
+             60, "both instances to own a task")
+    # one poison record: only the instance owning its partition fails, yet both must stop
+    clients.produce(kafka_bootstrap, source, _longs([("good", 1), ("bad", b"not a long")]))
+    for i, event in enumerate(errored):
+        assert event.wait(60), f"instance {i} did not reach ERROR (state {apps[i].state})"
+    assert len(seen) == 1 and isinstance(seen[0], SerializationError)
+    for app in apps:
+        assert app.state == State.ERROR
+        wait_for(lambda app=app: not any(t.is_alive() for t in app.threads), 30,
+                 "stream threads to stop")
