@@ -43,6 +43,21 @@ def _retention(store: str, materialized: Materialized, minimum: int) -> int:
     return materialized.retention_ms
 
 
+def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention: int,
+                  size: int, ks: Any, vs: Any) -> Any:
+    """The timestamped window store builder of a time or sliding windowed aggregation."""
+    from streams.state.timestamped import TimestampedWindowStoreBuilder
+    from streams.state.window_stores import in_memory_window_store, persistent_window_store
+
+    supplier: Any
+    if grouped._builder.store_type(m) == "in_memory":
+        supplier = in_memory_window_store(name, retention, size)
+    else:
+        supplier = persistent_window_store(name, retention, size)
+    return TimestampedWindowStoreBuilder(supplier, ks, vs, logging=m.logging,
+                                         log_config=m.log_config)
+
+
 class TimeWindowedKStream:
     """A grouped stream cut into TimeWindows."""
 
@@ -53,18 +68,8 @@ class TimeWindowedKStream:
         self.windows = windows
 
     def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
-        from streams.state.timestamped import TimestampedWindowStoreBuilder
-        from streams.state.window_stores import in_memory_window_store, persistent_window_store
-
         retention = _retention(name, m, self.windows.retention_ms)
-        size = self.windows.size_ms
-        supplier: Any
-        if self._grouped._builder.store_type(m) == "in_memory":
-            supplier = in_memory_window_store(name, retention, size)
-        else:
-            supplier = persistent_window_store(name, retention, size)
-        return TimestampedWindowStoreBuilder(supplier, ks, vs, logging=m.logging,
-                                             log_config=m.log_config)
+        return _window_store(self._grouped, name, m, retention, self.windows.size_ms, ks, vs)
 
     def _key_serde(self, ks: Any) -> Any:
         from streams.serdes.windowed import TimeWindowedSerde
@@ -225,9 +230,6 @@ class SlidingWindowedKStream:
         self.windows = windows
 
     def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
-        from streams.state.timestamped import TimestampedWindowStoreBuilder
-        from streams.state.window_stores import in_memory_window_store, persistent_window_store
-
         d, grace = self.windows.time_difference_ms, self.windows.grace_ms
         # As Kafka Streams: 2 * d + grace, because a record at t may need the window that
         # starts at t - 2d (the left window of an earlier record) to create that record's
@@ -239,13 +241,7 @@ class SlidingWindowedKStream:
                 f"difference plus grace ({minimum} ms), which sliding windows need"
             )
         retention = minimum if m.retention_ms is None else m.retention_ms
-        supplier: Any
-        if self._grouped._builder.store_type(m) == "in_memory":
-            supplier = in_memory_window_store(name, retention, d)
-        else:
-            supplier = persistent_window_store(name, retention, d)
-        return TimestampedWindowStoreBuilder(supplier, ks, vs, logging=m.logging,
-                                             log_config=m.log_config)
+        return _window_store(self._grouped, name, m, retention, d, ks, vs)
 
     def _key_serde(self, ks: Any) -> Any:
         from streams.serdes.windowed import TimeWindowedSerde

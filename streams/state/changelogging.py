@@ -11,24 +11,22 @@ changelog never writes it again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from streams.state.api import KeyValueBytesStore, StateStoreContext
+from streams.state.api import KeyValueBytesStore, StateStore, StateStoreContext
 
 __all__ = ["ChangeLoggingKeyValueStore"]
 
 
-class ChangeLoggingKeyValueStore:
-    """A :class:`~streams.state.api.KeyValueBytesStore` that logs each change of ``inner``.
+S = TypeVar("S", bound=StateStore)
 
-    ``put``, ``put_all``, ``delete`` and ``put_if_absent`` (only when it writes) call
-    ``context.changelog_writer.log_change(store_name, key, value_or_None, context.timestamp)``
-    after writing ``inner``. Nothing is logged when the context has no writer.
-    """
+
+class _ChangeLoggingBase(Generic[S]):
+    """Lifecycle and change logging shared by the key-value, window and session logging layers."""
 
     __slots__ = ("_context", "_inner", "_name")
 
-    def __init__(self, inner: KeyValueBytesStore) -> None:
+    def __init__(self, inner: S) -> None:
         """Wrap ``inner`` (an in-memory or RocksDB bytes store)."""
         self._inner = inner
         self._name = inner.name
@@ -50,7 +48,7 @@ class ChangeLoggingKeyValueStore:
         return self._inner.is_open
 
     @property
-    def inner(self) -> KeyValueBytesStore:
+    def inner(self) -> S:
         """The wrapped bytes store."""
         return self._inner
 
@@ -75,6 +73,17 @@ class ChangeLoggingKeyValueStore:
             writer = context.changelog_writer
             if writer is not None:
                 writer.log_change(self._name, key, value, context.timestamp)
+
+
+class ChangeLoggingKeyValueStore(_ChangeLoggingBase[KeyValueBytesStore]):
+    """A :class:`~streams.state.api.KeyValueBytesStore` that logs each change of ``inner``.
+
+    ``put``, ``put_all``, ``delete`` and ``put_if_absent`` (only when it writes) call
+    ``context.changelog_writer.log_change(store_name, key, value_or_None, context.timestamp)``
+    after writing ``inner``. Nothing is logged when the context has no writer.
+    """
+
+    __slots__ = ()
 
     def get(self, key: bytes) -> bytes | None:
         """The wrapped store's value for ``key``."""

@@ -47,6 +47,7 @@ from streams.state.rocksdb import (
     RocksDBConfigSetter,
     RocksDBKeyValueStore,
     default_rocksdb_options,
+    destroy_store_dir,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ __all__ = [
     "MIN_SEGMENT_INTERVAL_MS",
     "InMemorySegmentBackend",
     "RocksDBSegmentBackend",
+    "RocksDBSegmentedStore",
     "Segment",
     "SegmentBackend",
     "SegmentedStore",
@@ -567,3 +569,29 @@ class SegmentedStore:
             except InvalidStateStoreError:
                 if not self._segment_dropped(segment):
                     raise
+
+
+class RocksDBSegmentedStore(SegmentedStore):
+    """What the RocksDB window and session stores add to :class:`SegmentedStore`: the store's
+    directory, dropping unflushed writes, and deleting it all. Mixed in after the window or
+    session base; the subclass sets ``self._rocksdb``, the backend it passes to that base."""
+
+    _rocksdb: RocksDBSegmentBackend
+
+    @property
+    def path(self) -> Path | None:
+        """The store's directory (holding one directory per segment), known after ``init``."""
+        return self._rocksdb.path
+
+    def discard_pending(self) -> None:
+        """Drop writes not yet flushed, in every segment (a dirty close)."""
+        if not self._open:
+            return
+        for segment in list(self._segments.values()):
+            segment.discard_pending()  # type: ignore[attr-defined]
+
+    def destroy(self) -> None:
+        """Close the store if open and delete its directory (all its segments)."""
+        self.close()
+        if self._rocksdb.path is not None:
+            destroy_store_dir(self._rocksdb.path)

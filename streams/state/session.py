@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.state.api import StateStore
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter, destroy_store_dir
+from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.segments import (
     MAX_TIMESTAMP,
     InMemorySegmentBackend,
     RocksDBSegmentBackend,
+    RocksDBSegmentedStore,
     Segment,
     SegmentedStore,
     range_upper_bound,
@@ -406,7 +406,7 @@ class InMemorySessionStore(SegmentedSessionStore):
         super().__init__(name, retention_ms, segment_interval_ms, InMemorySegmentBackend())
 
 
-class RocksDBSessionStore(SegmentedSessionStore):
+class RocksDBSessionStore(SegmentedSessionStore, RocksDBSegmentedStore):
     """A persistent session store: one RocksDB database per segment (by session end).
 
     Same directory layout, write batching and options as
@@ -432,24 +432,6 @@ class RocksDBSessionStore(SegmentedSessionStore):
             fsync_on_flush=fsync_on_flush,
         )
         super().__init__(name, retention_ms, segment_interval_ms, self._rocksdb)
-
-    @property
-    def path(self) -> Path | None:
-        """The store's directory (holding one directory per segment), known after ``init``."""
-        return self._rocksdb.path
-
-    def discard_pending(self) -> None:
-        """Drop writes not yet flushed, in every segment (a dirty close)."""
-        if not self._open:
-            return
-        for segment in list(self._segments.values()):
-            segment.discard_pending()  # type: ignore[attr-defined]
-
-    def destroy(self) -> None:
-        """Close the store if open and delete its directory (all its segments)."""
-        self.close()
-        if self._rocksdb.path is not None:
-            destroy_store_dir(self._rocksdb.path)
 
 
 if TYPE_CHECKING:

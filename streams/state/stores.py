@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from streams.errors import StateStoreError
 from streams.serdes.base import Serde
@@ -178,28 +178,31 @@ class RocksDBKeyValueBytesStoreSupplier:
         return f"RocksDBKeyValueBytesStoreSupplier({self._name!r})"
 
 
-class KeyValueStoreBuilder(Generic[K, V]):
-    """Builds typed key-value stores: ``KeyValueStore -> [ChangeLogging] -> supplier's store``.
+class _Supplier(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def persistent(self) -> bool: ...
 
-    Implements :class:`~streams.state.api.StoreBuilder`. The ``with_*`` methods change this
-    builder and return it, for chaining (as in Kafka Streams). Logging is enabled by default.
 
-    Caching (``with_caching_enabled``) is recorded but has no effect yet: there is no caching
-    layer, so every write reaches the store (and the changelog) immediately.
+S = TypeVar("S", bound=_Supplier)
 
-    Serdes may be None while the topology is being described; the topology fills them from the
-    ``default.key.serde`` / ``default.value.serde`` config through :meth:`with_default_serdes`.
+
+class _StoreBuilderBase(Generic[K, V, S]):
+    """What the key-value, window and session store builders share: the ``StoreBuilder`` shape.
+
+    The ``with_*`` methods change the builder and return it, for chaining (as in Kafka
+    Streams); :meth:`with_default_serdes` returns a copy. Logging is enabled by default.
+    Caching is recorded but has no effect yet (there is no caching layer).
     """
 
-    #: Kind of store this builder makes.
-    store_type = "key_value"
+    #: Kind of store named in error messages, the factory that makes this builder, and the
+    #: class name shown by ``repr``.
+    _kind = "state"
+    _factory = "Stores.key_value_store_builder"
+    _repr_name = "KeyValueStoreBuilder"
 
-    def __init__(
-        self,
-        supplier: KeyValueBytesStoreSupplier,
-        key_serde: Serde[K] | None,
-        value_serde: Serde[V] | None,
-    ) -> None:
+    def __init__(self, supplier: S, key_serde: Serde[K] | None, value_serde: Serde[V] | None) -> None:
         """Builder over ``supplier`` with the given serdes (None: filled in later)."""
         self._supplier = supplier
         self._key_serde = key_serde
@@ -214,7 +217,7 @@ class KeyValueStoreBuilder(Generic[K, V]):
         return self._supplier.name
 
     @property
-    def supplier(self) -> KeyValueBytesStoreSupplier:
+    def supplier(self) -> S:
         """The supplier of the innermost bytes stores."""
         return self._supplier
 
@@ -248,33 +251,31 @@ class KeyValueStoreBuilder(Generic[K, V]):
         """Whether caching was requested (currently without effect)."""
         return self._caching_enabled
 
-    def with_logging_enabled(
-        self, config: dict[str, Any] | None = None
-    ) -> KeyValueStoreBuilder[K, V]:
-        """Log changes to ``<application.id>-<name>-changelog``, created with ``config``."""
+    def with_logging_enabled(self, config: dict[str, Any] | None = None) -> Self:
+        """Log changes to ``<application.id>-<name>-changelog``, with extra topic ``config``."""
         self._logging_enabled = True
         self._log_config = {str(k): str(v) for k, v in (config or {}).items()}
         return self
 
-    def with_logging_disabled(self) -> KeyValueStoreBuilder[K, V]:
+    def with_logging_disabled(self) -> Self:
         """Do not log changes: the store is not fault tolerant (it starts empty on a new host)."""
         self._logging_enabled = False
         self._log_config = {}
         return self
 
-    def with_caching_enabled(self) -> KeyValueStoreBuilder[K, V]:
+    def with_caching_enabled(self) -> Self:
         """Request a record cache (no effect yet; see the class docstring)."""
         self._caching_enabled = True
         return self
 
-    def with_caching_disabled(self) -> KeyValueStoreBuilder[K, V]:
+    def with_caching_disabled(self) -> Self:
         """Do not cache."""
         self._caching_enabled = False
         return self
 
     def with_default_serdes(
         self, key_serde: Serde[Any] | None, value_serde: Serde[Any] | None
-    ) -> KeyValueStoreBuilder[K, V]:
+    ) -> Self:
         """A copy of this builder whose missing (None) serdes are replaced by the given ones."""
         other = copy.copy(self)
         other._log_config = dict(self._log_config)
@@ -284,28 +285,52 @@ class KeyValueStoreBuilder(Generic[K, V]):
             other._value_serde = value_serde
         return other
 
-    def build(self) -> KeyValueStore[K, V]:
-        """A fresh, un-initialized typed store (call once per task)."""
+    def _serdes(self) -> tuple[Serde[K], Serde[V]]:
         if self._key_serde is None or self._value_serde is None:
             missing = "key" if self._key_serde is None else "value"
             raise StateStoreError(
-                f"state store {self.name!r} has no {missing} serde: pass one to "
-                "Stores.key_value_store_builder(...) or configure the default serdes"
+                f"{self._kind} store {self.name!r} has no {missing} serde: pass one to "
+                f"{self._factory}(...) or configure the default serdes"
             )
-        inner: KeyValueBytesStore = self._supplier.get()
-        if inner.name != self.name:
+        return self._key_serde, self._value_serde
+
+    def _check_name(self, store_name: str) -> None:
+        if store_name != self.name:
             raise StateStoreError(
-                f"supplier for state store {self.name!r} returned a store named {inner.name!r}"
+                f"supplier for state store {self.name!r} returned a store named {store_name!r}"
             )
-        if self._logging_enabled:
-            inner = ChangeLoggingKeyValueStore(inner)
-        return KeyValueStore(inner, self._key_serde, self._value_serde)
 
     def __repr__(self) -> str:
         return (
-            f"KeyValueStoreBuilder(name={self.name!r}, supplier={self._supplier!r}, "
+            f"{self._repr_name}(name={self.name!r}, supplier={self._supplier!r}, "
             f"logging_enabled={self._logging_enabled}, caching_enabled={self._caching_enabled})"
         )
+
+
+class KeyValueStoreBuilder(_StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
+    """Builds typed key-value stores: ``KeyValueStore -> [ChangeLogging] -> supplier's store``.
+
+    Implements :class:`~streams.state.api.StoreBuilder`. The ``with_*`` methods change this
+    builder and return it, for chaining (as in Kafka Streams). Logging is enabled by default.
+
+    Caching (``with_caching_enabled``) is recorded but has no effect yet: there is no caching
+    layer, so every write reaches the store (and the changelog) immediately.
+
+    Serdes may be None while the topology is being described; the topology fills them from the
+    ``default.key.serde`` / ``default.value.serde`` config through :meth:`with_default_serdes`.
+    """
+
+    #: Kind of store this builder makes.
+    store_type = "key_value"
+
+    def build(self) -> KeyValueStore[K, V]:
+        """A fresh, un-initialized typed store (call once per task)."""
+        key_serde, value_serde = self._serdes()
+        inner: KeyValueBytesStore = self._supplier.get()
+        self._check_name(inner.name)
+        if self._logging_enabled:
+            inner = ChangeLoggingKeyValueStore(inner)
+        return KeyValueStore(inner, key_serde, value_serde)
 
 
 class Stores:

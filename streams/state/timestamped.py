@@ -78,17 +78,13 @@ class ValueAndTimestampSerde:
         return f"ValueAndTimestampSerde({self.inner!r})"
 
 
-class TimestampedKeyValueStoreBuilder:
-    """Builds a key-value store whose values are :class:`ValueAndTimestamp`.
-
-    Wraps a plain key-value store builder (``Stores.key_value_store_builder``) and swaps its
-    value serde for :class:`ValueAndTimestampSerde`, filling config defaults when asked.
-    """
-
-    store_type = "timestamped_key_value"
+class SupplierStoreBuilder:
+    """What the timestamped store builders and the suppression buffer builder share: a
+    supplier, serdes (None: filled from the config), and whether (and how) to log changes."""
 
     def __init__(self, supplier: Any, key_serde: Any, value_serde: Any, *, logging: bool = True,
                  log_config: dict[str, str] | None = None) -> None:
+        """Stores named ``supplier.name``; None serdes are filled from the config defaults."""
         self.supplier = supplier
         self.key_serde = key_serde
         self.value_serde = value_serde
@@ -109,6 +105,16 @@ class TimestampedKeyValueStoreBuilder:
     def logging_enabled(self) -> bool:
         """Whether a changelog topic backs the store."""
         return self._logging
+
+
+class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
+    """Builds a key-value store whose values are :class:`ValueAndTimestamp`.
+
+    Wraps a plain key-value store builder (``Stores.key_value_store_builder``) and swaps its
+    value serde for :class:`ValueAndTimestampSerde`, filling config defaults when asked.
+    """
+
+    store_type = "timestamped_key_value"
 
     @property
     def log_config(self) -> dict[str, str]:

@@ -21,21 +21,91 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.serdes.base import Serde
-from streams.state.api import KeyValueBytesStore, StateStoreContext, changelog_topic
+from streams.state.api import KeyValueBytesStore, StateStore, StateStoreContext, changelog_topic
 
 if TYPE_CHECKING:
-    from streams.state.api import ReadOnlyKeyValueStore, StateStore
+    from streams.state.api import ReadOnlyKeyValueStore
 
 __all__ = ["KeyValueStore", "ReadOnlyKeyValueStoreView"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 P = TypeVar("P")
+S = TypeVar("S", bound=StateStore)
 
 _BytesIter = Iterator[tuple[bytes, bytes]]
 
 
-class KeyValueStore(Generic[K, V]):
+class _TypedBase(Generic[K, V, S]):
+    """Serde plumbing and lifecycle shared by the typed key-value, window and session stores."""
+
+    __slots__ = ("_inner", "_kde", "_kse", "_topic", "_vde", "_vse", "key_serde", "value_serde")
+
+    def __init__(self, inner: S, key_serde: Serde[K], value_serde: Serde[V]) -> None:
+        if key_serde is None or value_serde is None:
+            raise StateStoreError(f"state store {inner.name!r} needs a key serde and a value serde")
+        self._inner: S = inner
+        #: Serde of the keys.
+        self.key_serde: Serde[K] = key_serde
+        #: Serde of the values.
+        self.value_serde: Serde[V] = value_serde
+        self._topic = ""
+        self._kse: Callable[[str, K | None], bytes | None] = key_serde.serialize
+        self._kde: Callable[[str, bytes | None], K | None] = key_serde.deserialize
+        self._vse: Callable[[str, V | None], bytes | None] = value_serde.serialize
+        self._vde: Callable[[str, bytes | None], V | None] = value_serde.deserialize
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The store's name."""
+        return self._inner.name
+
+    @property
+    def persistent(self) -> bool:
+        """True when the innermost store keeps data on disk."""
+        return self._inner.persistent
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`init` and :meth:`close`."""
+        return self._inner.is_open
+
+    @property
+    def inner(self) -> S:
+        """The wrapped bytes store (the changelogging layer, or the store itself)."""
+        return self._inner
+
+    @property
+    def serde_topic(self) -> str:
+        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
+        return self._topic
+
+    def init(self, context: StateStoreContext) -> None:
+        """Open the inner stores for ``context``'s task; serdes use the changelog topic."""
+        self._topic = changelog_topic(context.application_id, self._inner.name)
+        self._inner.init(context)
+
+    def flush(self) -> None:
+        """Flush the inner stores."""
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Close the inner stores; later access raises ``InvalidStateStoreError``."""
+        self._inner.close()
+
+    def _key_bytes(self, key: K) -> bytes:
+        data = self._kse(self._topic, key)
+        if data is None:
+            raise StateStoreError(f"state store {self._inner.name!r} does not accept None keys")
+        return data
+
+    def _bound(self, key: K | None) -> bytes | None:
+        return None if key is None else self._kse(self._topic, key)
+
+
+class KeyValueStore(_TypedBase[K, V, KeyValueBytesStore]):
     """A key-value store of ``K`` to ``V`` over a bytes store, using the given serdes.
 
     ``put(key, None)`` deletes, as in Kafka Streams. Iteration order is the byte order of the
@@ -53,9 +123,6 @@ class KeyValueStore(Generic[K, V]):
         "_all",
         "_delete",
         "_get",
-        "_inner",
-        "_kde",
-        "_kse",
         "_open",
         "_prefix_scan",
         "_put",
@@ -64,30 +131,14 @@ class KeyValueStore(Generic[K, V]):
         "_range",
         "_reverse_all",
         "_reverse_range",
-        "_topic",
-        "_vde",
-        "_vse",
-        "key_serde",
-        "value_serde",
     )
 
     def __init__(
         self, inner: KeyValueBytesStore, key_serde: Serde[K], value_serde: Serde[V]
     ) -> None:
         """Wrap ``inner``; nothing is opened until :meth:`init`."""
-        if key_serde is None or value_serde is None:
-            raise StateStoreError(f"state store {inner.name!r} needs a key serde and a value serde")
-        self._inner = inner
-        #: Serde of the keys.
-        self.key_serde: Serde[K] = key_serde
-        #: Serde of the values.
-        self.value_serde: Serde[V] = value_serde
-        self._topic = ""
+        super().__init__(inner, key_serde, value_serde)
         self._open = False
-        self._kse: Callable[[str, K | None], bytes | None] = key_serde.serialize
-        self._kde: Callable[[str, bytes | None], K | None] = key_serde.deserialize
-        self._vse: Callable[[str, V | None], bytes | None] = value_serde.serialize
-        self._vde: Callable[[str, bytes | None], V | None] = value_serde.deserialize
         self._get: Callable[[bytes], bytes | None]
         self._put: Callable[[bytes, bytes | None], None]
         self._put_if_absent: Callable[[bytes, bytes | None], bytes | None]
@@ -129,29 +180,9 @@ class KeyValueStore(Generic[K, V]):
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
-    def name(self) -> str:
-        """The store's name."""
-        return self._inner.name
-
-    @property
-    def persistent(self) -> bool:
-        """True when the innermost store keeps data on disk."""
-        return self._inner.persistent
-
-    @property
     def is_open(self) -> bool:
         """True between :meth:`init` and :meth:`close`."""
         return self._open and self._inner.is_open
-
-    @property
-    def inner(self) -> KeyValueBytesStore:
-        """The wrapped bytes store (the changelogging layer, or the store itself)."""
-        return self._inner
-
-    @property
-    def serde_topic(self) -> str:
-        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
-        return self._topic
 
     def init(self, context: StateStoreContext) -> None:
         """Open the inner stores for ``context``'s task and bind the serdes to the changelog topic."""
@@ -160,10 +191,6 @@ class KeyValueStore(Generic[K, V]):
         self._bind_open()
         self._open = True
 
-    def flush(self) -> None:
-        """Flush the inner stores (RocksDB: write the pending batch)."""
-        self._inner.flush()
-
     def close(self) -> None:
         """Close the inner stores; later access raises :class:`InvalidStateStoreError`."""
         self._open = False
@@ -171,12 +198,6 @@ class KeyValueStore(Generic[K, V]):
         self._inner.close()
 
     # -- point operations ------------------------------------------------------------------
-
-    def _key_bytes(self, key: K) -> bytes:
-        data = self._kse(self._topic, key)
-        if data is None:
-            raise StateStoreError(f"state store {self._inner.name!r} does not accept None keys")
-        return data
 
     def get(self, key: K) -> V | None:
         """The value stored under ``key``, or None."""
@@ -215,9 +236,6 @@ class KeyValueStore(Generic[K, V]):
     # -- scans -----------------------------------------------------------------------------
     # Each scan opens the inner iterator immediately (fixing its snapshot) and only the
     # deserialization is lazy.
-
-    def _bound(self, key: K | None) -> bytes | None:
-        return None if key is None else self._kse(self._topic, key)
 
     def range(self, from_key: K | None, to_key: K | None) -> Iterator[tuple[K, V]]:
         """Entries with ``from_key <= key <= to_key`` (by serialized bytes), ascending."""

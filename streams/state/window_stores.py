@@ -21,16 +21,15 @@ from the store's retention (as in Kafka Streams).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from streams.errors import StateStoreError
 from streams.serdes.base import Serde
 from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.segments import MAX_TIMESTAMP, default_segment_interval
 from streams.state.session import InMemorySessionStore, RocksDBSessionStore, SessionBytesStore
-from streams.state.stores import validate_store_name
+from streams.state.stores import _StoreBuilderBase, validate_store_name
 from streams.state.window import InMemoryWindowStore, RocksDBWindowStore, WindowBytesStore
 from streams.state.windowed import (
     ChangeLoggingSessionStore,
@@ -374,38 +373,12 @@ class RocksDBSessionBytesStoreSupplier(_SupplierBase):
 # -- builders --------------------------------------------------------------------------------
 
 
-class _WindowedBuilderBase(Generic[K, V]):
-    """What window and session store builders share: the ``StoreBuilder`` shape.
+WS = TypeVar("WS", WindowBytesStoreSupplier, SessionBytesStoreSupplier)
 
-    The ``with_*`` methods change the builder and return it, for chaining (as in Kafka
-    Streams); :meth:`with_default_serdes` returns a copy. Logging is enabled by default.
-    Caching is recorded but has no effect yet (there is no caching layer).
-    """
 
-    _kind = "window"
-
-    def __init__(
-        self,
-        supplier: WindowBytesStoreSupplier | SessionBytesStoreSupplier,
-        key_serde: Serde[K] | None,
-        value_serde: Serde[V] | None,
-    ) -> None:
-        self._supplier = supplier
-        self._key_serde = key_serde
-        self._value_serde = value_serde
-        self._logging_enabled = True
-        self._extra_log_config: dict[str, str] = {}
-        self._caching_enabled = False
-
-    @property
-    def name(self) -> str:
-        """Name of the stores built."""
-        return self._supplier.name
-
-    @property
-    def persistent(self) -> bool:
-        """Whether the built stores keep data on disk."""
-        return self._supplier.persistent
+class _WindowedBuilderBase(_StoreBuilderBase[K, V, WS]):
+    """What window and session store builders add to the shared builder: retention and the
+    windowed changelog topic configs."""
 
     @property
     def retention_ms(self) -> int:
@@ -413,84 +386,15 @@ class _WindowedBuilderBase(Generic[K, V]):
         return self._supplier.retention_ms
 
     @property
-    def key_serde(self) -> Serde[K] | None:
-        """Key serde, or None if the default is still to be applied."""
-        return self._key_serde
-
-    @property
-    def value_serde(self) -> Serde[V] | None:
-        """Value serde, or None if the default is still to be applied."""
-        return self._value_serde
-
-    @property
-    def logging_enabled(self) -> bool:
-        """Whether built stores send their changes to a changelog topic."""
-        return self._logging_enabled
-
-    @property
     def log_config(self) -> dict[str, str]:
         """Topic configs of the changelog: ``compact,delete`` and ``retention.ms`` (a copy).
 
         See :func:`windowed_changelog_config`.
         """
-        return windowed_changelog_config(self._supplier.retention_ms, self._extra_log_config)
-
-    @property
-    def caching_enabled(self) -> bool:
-        """Whether caching was requested (currently without effect)."""
-        return self._caching_enabled
-
-    def with_logging_enabled(self, config: dict[str, Any] | None = None) -> Self:
-        """Log changes to ``<application.id>-<name>-changelog``, with extra topic ``config``."""
-        self._logging_enabled = True
-        self._extra_log_config = {str(k): str(v) for k, v in (config or {}).items()}
-        return self
-
-    def with_logging_disabled(self) -> Self:
-        """Do not log changes: the store is not fault tolerant (it starts empty elsewhere)."""
-        self._logging_enabled = False
-        self._extra_log_config = {}
-        return self
-
-    def with_caching_enabled(self) -> Self:
-        """Request a record cache (no effect yet)."""
-        self._caching_enabled = True
-        return self
-
-    def with_caching_disabled(self) -> Self:
-        """Do not cache."""
-        self._caching_enabled = False
-        return self
-
-    def with_default_serdes(
-        self, key_serde: Serde[Any] | None, value_serde: Serde[Any] | None
-    ) -> Self:
-        """A copy of this builder whose missing (None) serdes are replaced by the given ones."""
-        other = copy.copy(self)
-        other._extra_log_config = dict(self._extra_log_config)
-        if other._key_serde is None:
-            other._key_serde = key_serde
-        if other._value_serde is None:
-            other._value_serde = value_serde
-        return other
-
-    def _serdes(self) -> tuple[Serde[K], Serde[V]]:
-        if self._key_serde is None or self._value_serde is None:
-            missing = "key" if self._key_serde is None else "value"
-            raise StateStoreError(
-                f"{self._kind} store {self.name!r} has no {missing} serde: pass one to "
-                f"{self._kind}_store_builder(...) or configure the default serdes"
-            )
-        return self._key_serde, self._value_serde
-
-    def _check_name(self, store_name: str) -> None:
-        if store_name != self.name:
-            raise StateStoreError(
-                f"supplier for state store {self.name!r} returned a store named {store_name!r}"
-            )
+        return windowed_changelog_config(self._supplier.retention_ms, self._log_config)
 
 
-class WindowStoreBuilder(_WindowedBuilderBase[K, V]):
+class WindowStoreBuilder(_WindowedBuilderBase[K, V, WindowBytesStoreSupplier]):
     """Builds typed window stores: ``WindowStore -> [ChangeLoggingWindowStore] -> supplier's``.
 
     Implements :class:`~streams.state.api.StoreBuilder` (``store_type = "window"``). As in
@@ -500,54 +404,35 @@ class WindowStoreBuilder(_WindowedBuilderBase[K, V]):
     #: Kind of store this builder makes.
     store_type = "window"
     _kind = "window"
-
-    def __init__(
-        self,
-        supplier: WindowBytesStoreSupplier,
-        key_serde: Serde[K] | None,
-        value_serde: Serde[V] | None,
-    ) -> None:
-        """Builder over ``supplier`` with the given serdes (None: filled in later)."""
-        super().__init__(supplier, key_serde, value_serde)
-        self._window_supplier = supplier
-
-    @property
-    def supplier(self) -> WindowBytesStoreSupplier:
-        """The supplier of the innermost bytes stores."""
-        return self._window_supplier
+    _factory = "window_store_builder"
+    _repr_name = "WindowStoreBuilder"
 
     @property
     def window_size_ms(self) -> int:
         """Size of the windows of the built stores."""
-        return self._window_supplier.window_size_ms
+        return self._supplier.window_size_ms
 
     @property
     def retain_duplicates(self) -> bool:
         """Whether the built stores keep every put (stream-stream join stores)."""
-        return self._window_supplier.retain_duplicates
+        return self._supplier.retain_duplicates
 
     def with_caching_enabled(self) -> Self:
         """Request a record cache (no effect yet; refused for stores retaining duplicates)."""
-        self._caching_enabled = not self._window_supplier.retain_duplicates
+        self._caching_enabled = not self._supplier.retain_duplicates
         return self
 
     def build(self) -> WindowStore[K, V]:
         """A fresh, un-initialized typed window store (call once per task)."""
         key_serde, value_serde = self._serdes()
-        inner: WindowBytesStore = self._window_supplier.get()
+        inner: WindowBytesStore = self._supplier.get()
         self._check_name(inner.name)
         if self._logging_enabled:
             inner = ChangeLoggingWindowStore(inner)
         return WindowStore(inner, key_serde, value_serde)
 
-    def __repr__(self) -> str:
-        return (
-            f"WindowStoreBuilder(name={self.name!r}, supplier={self._supplier!r}, "
-            f"logging_enabled={self._logging_enabled}, caching_enabled={self._caching_enabled})"
-        )
 
-
-class SessionStoreBuilder(_WindowedBuilderBase[K, V]):
+class SessionStoreBuilder(_WindowedBuilderBase[K, V, SessionBytesStoreSupplier]):
     """Builds typed session stores: ``SessionStore -> [ChangeLoggingSessionStore] -> supplier's``.
 
     Implements :class:`~streams.state.api.StoreBuilder` (``store_type = "session"``).
@@ -556,36 +441,17 @@ class SessionStoreBuilder(_WindowedBuilderBase[K, V]):
     #: Kind of store this builder makes.
     store_type = "session"
     _kind = "session"
-
-    def __init__(
-        self,
-        supplier: SessionBytesStoreSupplier,
-        key_serde: Serde[K] | None,
-        value_serde: Serde[V] | None,
-    ) -> None:
-        """Builder over ``supplier`` with the given serdes (None: filled in later)."""
-        super().__init__(supplier, key_serde, value_serde)
-        self._session_supplier = supplier
-
-    @property
-    def supplier(self) -> SessionBytesStoreSupplier:
-        """The supplier of the innermost bytes stores."""
-        return self._session_supplier
+    _factory = "session_store_builder"
+    _repr_name = "SessionStoreBuilder"
 
     def build(self) -> SessionStore[K, V]:
         """A fresh, un-initialized typed session store (call once per task)."""
         key_serde, value_serde = self._serdes()
-        inner: SessionBytesStore = self._session_supplier.get()
+        inner: SessionBytesStore = self._supplier.get()
         self._check_name(inner.name)
         if self._logging_enabled:
             inner = ChangeLoggingSessionStore(inner)
         return SessionStore(inner, key_serde, value_serde)
-
-    def __repr__(self) -> str:
-        return (
-            f"SessionStoreBuilder(name={self.name!r}, supplier={self._supplier!r}, "
-            f"logging_enabled={self._logging_enabled}, caching_enabled={self._caching_enabled})"
-        )
 
 
 # -- factory functions (Stores.* to be) ------------------------------------------------------

@@ -24,14 +24,15 @@ the changelog topic, as in Kafka Streams.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from streams.errors import StateStoreError
 from streams.serdes.base import Serde
-from streams.state.api import StateStoreContext, changelog_topic
+from streams.state.changelogging import _ChangeLoggingBase
 from streams.state.segments import MAX_TIMESTAMP
 from streams.state.session import SessionBytesStore
+from streams.state.typed import _TypedBase
 from streams.state.window import WindowBytesStore
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def time_window_for_size(start: int, window_size_ms: int) -> TimeWindow:
 # -- changelogging layers --------------------------------------------------------------------
 
 
-class ChangeLoggingWindowStore:
+class ChangeLoggingWindowStore(_ChangeLoggingBase[WindowBytesStore]):
     """A :class:`~streams.state.window.WindowBytesStore` that logs each change of ``inner``.
 
     Each ``put`` that writes (or deletes) calls ``context.changelog_writer.log_change(store,
@@ -194,34 +195,12 @@ class ChangeLoggingWindowStore:
     inner store skips (expired windows; ``None`` with duplicates retained) are not logged.
     """
 
-    __slots__ = ("_context", "_inner", "_name", "_put")
+    __slots__ = ("_put",)
 
     def __init__(self, inner: WindowBytesStore) -> None:
         """Wrap ``inner`` (an in-memory or RocksDB window store)."""
-        self._inner = inner
-        self._name = inner.name
+        super().__init__(inner)
         self._put = inner.put
-        self._context: StateStoreContext | None = None
-
-    @property
-    def name(self) -> str:
-        """The wrapped store's name (which names the changelog topic)."""
-        return self._name
-
-    @property
-    def persistent(self) -> bool:
-        """Whether the wrapped store is persistent."""
-        return self._inner.persistent
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the wrapped store is open."""
-        return self._inner.is_open
-
-    @property
-    def inner(self) -> WindowBytesStore:
-        """The wrapped bytes store."""
-        return self._inner
 
     @property
     def retention_ms(self) -> int:
@@ -237,19 +216,6 @@ class ChangeLoggingWindowStore:
     def retain_duplicates(self) -> bool:
         """Whether the wrapped store retains duplicates."""
         return self._inner.retain_duplicates
-
-    def init(self, context: StateStoreContext) -> None:
-        """Open the wrapped store; keep ``context`` for its changelog writer and timestamp."""
-        self._inner.init(context)
-        self._context = context
-
-    def flush(self) -> None:
-        """Flush the wrapped store."""
-        self._inner.flush()
-
-    def close(self) -> None:
-        """Close the wrapped store."""
-        self._inner.close()
 
     def put(self, key: bytes, value: bytes | None, window_start: int) -> bytes | None:
         """Write through to the wrapped store, then log the change it made (if any)."""
@@ -311,7 +277,7 @@ class ChangeLoggingWindowStore:
         return f"ChangeLoggingWindowStore({self._inner!r})"
 
 
-class ChangeLoggingSessionStore:
+class ChangeLoggingSessionStore(_ChangeLoggingBase[SessionBytesStore]):
     """A :class:`~streams.state.session.SessionBytesStore` that logs each change of ``inner``.
 
     ``put`` and ``remove`` log ``[key][8-byte end][8-byte start]`` (the inner store's key) with
@@ -319,52 +285,17 @@ class ChangeLoggingSessionStore:
     Puts of expired sessions, which the inner store skips, are not logged.
     """
 
-    __slots__ = ("_context", "_inner", "_name", "_put")
+    __slots__ = ("_put",)
 
     def __init__(self, inner: SessionBytesStore) -> None:
         """Wrap ``inner`` (an in-memory or RocksDB session store)."""
-        self._inner = inner
-        self._name = inner.name
+        super().__init__(inner)
         self._put = inner.put
-        self._context: StateStoreContext | None = None
-
-    @property
-    def name(self) -> str:
-        """The wrapped store's name (which names the changelog topic)."""
-        return self._name
-
-    @property
-    def persistent(self) -> bool:
-        """Whether the wrapped store is persistent."""
-        return self._inner.persistent
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the wrapped store is open."""
-        return self._inner.is_open
-
-    @property
-    def inner(self) -> SessionBytesStore:
-        """The wrapped bytes store."""
-        return self._inner
 
     @property
     def retention_ms(self) -> int:
         """The wrapped store's retention."""
         return self._inner.retention_ms
-
-    def init(self, context: StateStoreContext) -> None:
-        """Open the wrapped store; keep ``context`` for its changelog writer and timestamp."""
-        self._inner.init(context)
-        self._context = context
-
-    def flush(self) -> None:
-        """Flush the wrapped store."""
-        self._inner.flush()
-
-    def close(self) -> None:
-        """Close the wrapped store."""
-        self._inner.close()
 
     def put(self, key: bytes, start: int, end: int, value: bytes | None) -> bytes | None:
         """Write through to the wrapped store, then log the change it made (if any)."""
@@ -456,35 +387,7 @@ class ChangeLoggingSessionStore:
 # -- typed layers ----------------------------------------------------------------------------
 
 
-class _TypedBase(Generic[K, V]):
-    """Serde plumbing shared by the typed window and session stores."""
-
-    __slots__ = ("_kde", "_kse", "_topic", "_vde", "_vse", "key_serde", "value_serde")
-
-    def __init__(self, name: str, key_serde: Serde[K], value_serde: Serde[V]) -> None:
-        if key_serde is None or value_serde is None:
-            raise StateStoreError(f"state store {name!r} needs a key serde and a value serde")
-        #: Serde of the keys.
-        self.key_serde: Serde[K] = key_serde
-        #: Serde of the values.
-        self.value_serde: Serde[V] = value_serde
-        self._topic = ""
-        self._kse: Callable[[str, K | None], bytes | None] = key_serde.serialize
-        self._kde: Callable[[str, bytes | None], K | None] = key_serde.deserialize
-        self._vse: Callable[[str, V | None], bytes | None] = value_serde.serialize
-        self._vde: Callable[[str, bytes | None], V | None] = value_serde.deserialize
-
-    def _key_bytes(self, key: K, name: str) -> bytes:
-        data = self._kse(self._topic, key)
-        if data is None:
-            raise StateStoreError(f"state store {name!r} does not accept None keys")
-        return data
-
-    def _bound(self, key: K | None) -> bytes | None:
-        return None if key is None else self._kse(self._topic, key)
-
-
-class WindowStore(_TypedBase[K, V]):
+class WindowStore(_TypedBase[K, V, WindowBytesStore]):
     """A window store of ``K`` to ``V`` over a bytes window store, using the given serdes.
 
     Reads return ``(window start, value)`` for one key, and ``(Windowed(key, TimeWindow(start,
@@ -500,43 +403,15 @@ class WindowStore(_TypedBase[K, V]):
         list(store.fetch_all(0, 600_000))        # [(Windowed("alice", TimeWindow(120000, 180000)), 3)]
     """
 
-    __slots__ = ("_fetch", "_get", "_inner", "_put", "_size")
+    __slots__ = ("_fetch", "_get", "_put", "_size")
 
     def __init__(self, inner: WindowBytesStore, key_serde: Serde[K], value_serde: Serde[V]) -> None:
         """Wrap ``inner``; nothing is opened until :meth:`init`."""
-        super().__init__(inner.name, key_serde, value_serde)
-        self._inner = inner
+        super().__init__(inner, key_serde, value_serde)
         self._size = inner.window_size_ms
         self._put = inner.put
         self._get = inner.get
         self._fetch = inner.fetch
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """The store's name."""
-        return self._inner.name
-
-    @property
-    def persistent(self) -> bool:
-        """True when the innermost store keeps data on disk."""
-        return self._inner.persistent
-
-    @property
-    def is_open(self) -> bool:
-        """True between :meth:`init` and :meth:`close`."""
-        return self._inner.is_open
-
-    @property
-    def inner(self) -> WindowBytesStore:
-        """The wrapped bytes store (the changelogging layer, or the store itself)."""
-        return self._inner
-
-    @property
-    def serde_topic(self) -> str:
-        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
-        return self._topic
 
     @property
     def window_size_ms(self) -> int:
@@ -552,19 +427,6 @@ class WindowStore(_TypedBase[K, V]):
     def retain_duplicates(self) -> bool:
         """Whether every put is kept, even for the same key and window."""
         return self._inner.retain_duplicates
-
-    def init(self, context: StateStoreContext) -> None:
-        """Open the inner stores for ``context``'s task; serdes use the changelog topic."""
-        self._topic = changelog_topic(context.application_id, self._inner.name)
-        self._inner.init(context)
-
-    def flush(self) -> None:
-        """Flush the inner stores."""
-        self._inner.flush()
-
-    def close(self) -> None:
-        """Close the inner stores; later access raises ``InvalidStateStoreError``."""
-        self._inner.close()
 
     # -- writes and point reads ------------------------------------------------------------
 
@@ -595,12 +457,12 @@ class WindowStore(_TypedBase[K, V]):
 
     def fetch(self, key: K, time_from: int, time_to: int) -> Iterator[tuple[int, V]]:
         """``(window start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
-        data = self._key_bytes(key, self._inner.name)
+        data = self._key_bytes(key)
         return self._values(self._fetch(data, time_from, time_to))
 
     def backward_fetch(self, key: K, time_from: int, time_to: int) -> Iterator[tuple[int, V]]:
         """Like :meth:`fetch`, latest window first."""
-        data = self._key_bytes(key, self._inner.name)
+        data = self._key_bytes(key)
         return self._values(self._inner.backward_fetch(data, time_from, time_to))
 
     def fetch_range(
@@ -660,7 +522,7 @@ class WindowStore(_TypedBase[K, V]):
         )
 
 
-class SessionStore(_TypedBase[K, V]):
+class SessionStore(_TypedBase[K, V, SessionBytesStore]):
     """A session store of ``K`` to ``V`` over a bytes session store, using the given serdes.
 
     Sessions are addressed as ``Windowed(key, SessionWindow(start, end))``; reads return
@@ -675,61 +537,20 @@ class SessionStore(_TypedBase[K, V]):
         store.put(Windowed(key, SessionWindow(merged_start, merged_end)), add(agg, value))
     """
 
-    __slots__ = ("_find", "_inner", "_put")
+    __slots__ = ("_find", "_put")
 
     def __init__(
         self, inner: SessionBytesStore, key_serde: Serde[K], value_serde: Serde[V]
     ) -> None:
         """Wrap ``inner``; nothing is opened until :meth:`init`."""
-        super().__init__(inner.name, key_serde, value_serde)
-        self._inner = inner
+        super().__init__(inner, key_serde, value_serde)
         self._put = inner.put
         self._find = inner.find_sessions
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """The store's name."""
-        return self._inner.name
-
-    @property
-    def persistent(self) -> bool:
-        """True when the innermost store keeps data on disk."""
-        return self._inner.persistent
-
-    @property
-    def is_open(self) -> bool:
-        """True between :meth:`init` and :meth:`close`."""
-        return self._inner.is_open
-
-    @property
-    def inner(self) -> SessionBytesStore:
-        """The wrapped bytes store (the changelogging layer, or the store itself)."""
-        return self._inner
-
-    @property
-    def serde_topic(self) -> str:
-        """The topic passed to the serdes: the store's changelog topic (empty before init)."""
-        return self._topic
 
     @property
     def retention_ms(self) -> int:
         """How long sessions are kept after their end, in stream time."""
         return self._inner.retention_ms
-
-    def init(self, context: StateStoreContext) -> None:
-        """Open the inner stores for ``context``'s task; serdes use the changelog topic."""
-        self._topic = changelog_topic(context.application_id, self._inner.name)
-        self._inner.init(context)
-
-    def flush(self) -> None:
-        """Flush the inner stores."""
-        self._inner.flush()
-
-    def close(self) -> None:
-        """Close the inner stores; later access raises ``InvalidStateStoreError``."""
-        self._inner.close()
 
     # -- writes and point reads ------------------------------------------------------------
 
@@ -746,7 +567,7 @@ class SessionStore(_TypedBase[K, V]):
         """Remove the session ``session_key``."""
         window = session_key.window
         self._put(
-            self._key_bytes(session_key.key, self._inner.name), window.start, window.end, None
+            self._key_bytes(session_key.key), window.start, window.end, None
         )
 
     def fetch_session(self, key: K, session_start: int, session_end: int) -> V | None:
@@ -764,7 +585,7 @@ class SessionStore(_TypedBase[K, V]):
     ) -> Iterator[tuple[Windowed[K], V]]:
         """``key``'s sessions with ``end >= earliest_session_end_time`` and ``start <=
         latest_session_start_time``, by end then start."""
-        data = self._key_bytes(key, self._inner.name)
+        data = self._key_bytes(key)
         return self._sessions(
             key, self._find(data, earliest_session_end_time, latest_session_start_time)
         )
@@ -773,7 +594,7 @@ class SessionStore(_TypedBase[K, V]):
         self, key: K, earliest_session_end_time: int, latest_session_start_time: int
     ) -> Iterator[tuple[Windowed[K], V]]:
         """Like :meth:`find_sessions`, latest first."""
-        data = self._key_bytes(key, self._inner.name)
+        data = self._key_bytes(key)
         return self._sessions(
             key,
             self._inner.backward_find_sessions(
@@ -817,12 +638,12 @@ class SessionStore(_TypedBase[K, V]):
 
     def fetch(self, key: K) -> Iterator[tuple[Windowed[K], V]]:
         """Every live session of ``key``."""
-        return self._sessions(key, self._inner.fetch(self._key_bytes(key, self._inner.name)))
+        return self._sessions(key, self._inner.fetch(self._key_bytes(key)))
 
     def backward_fetch(self, key: K) -> Iterator[tuple[Windowed[K], V]]:
         """Every live session of ``key``, latest first."""
         return self._sessions(
-            key, self._inner.backward_fetch(self._key_bytes(key, self._inner.name))
+            key, self._inner.backward_fetch(self._key_bytes(key))
         )
 
     def fetch_range(self, key_from: K | None, key_to: K | None) -> Iterator[tuple[Windowed[K], V]]:

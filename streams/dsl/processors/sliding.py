@@ -26,16 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.dsl.change import Change
-from streams.dsl.processors.stateless import _Base, drop_record
-from streams.dsl.processors.windowed import _late
+from streams.dsl.processors.stateless import drop_record
+from streams.dsl.processors.windowed import _late, _WindowedAggregateBase
 from streams.dsl.windows import SlidingWindows
-from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 from streams.state.timestamped import ValueAndTimestamp
 from streams.state.windowed import TimeWindow, Windowed
 
 
-class SlidingWindowAggregateProcessor(_Base):
+class SlidingWindowAggregateProcessor(_WindowedAggregateBase):
     """count/reduce/aggregate over SlidingWindows; forwards ``Windowed`` keys (``TimeWindow``
     with ``end = start + time difference``) with Change values.
 
@@ -49,21 +48,13 @@ class SlidingWindowAggregateProcessor(_Base):
     window, the record's left window, the record's right window).
     """
 
+    windows: SlidingWindows
+
     def __init__(self, store_name: str, node: str, windows: SlidingWindows,
                  initializer: Callable[[], Any] | None, aggregator: Callable[..., Any],
                  with_key: bool) -> None:
-        self.store_name = store_name
-        self.node = node
-        self.windows = windows
+        super().__init__(store_name, node, windows, initializer, aggregator, with_key)
         self.d = windows.time_difference_ms
-        self.initializer = initializer
-        self.aggregator = aggregator
-        self.with_key = with_key
-        self.observed = -1  # stream time as this node has seen it
-
-    def init(self, context: ProcessorContext) -> None:
-        super().init(context)
-        self.store = context.get_state_store(self.store_name)
 
     # -- entry point --------------------------------------------------------------------
 

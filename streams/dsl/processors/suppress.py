@@ -45,7 +45,7 @@ from streams.state.api import (
     changelog_topic,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
-from streams.state.timestamped import ValueAndTimestamp
+from streams.state.timestamped import SupplierStoreBuilder, ValueAndTimestamp
 
 __all__ = [
     "BufferedEntry",
@@ -408,35 +408,11 @@ def _with_default(serde: Any, default: Any, defaults: tuple[Any, Any]) -> Any:
     return fill(*defaults) if fill is not None else serde
 
 
-class SuppressionBufferBuilder:
+class SuppressionBufferBuilder(SupplierStoreBuilder):
     """Builds :class:`SuppressionBuffer` stores (one per task) over a key-value bytes store
     supplier; implements :class:`~streams.state.api.StoreBuilder`."""
 
     store_type = "suppression_buffer"
-
-    def __init__(self, supplier: Any, key_serde: Any, value_serde: Any, *, logging: bool = True,
-                 log_config: dict[str, str] | None = None) -> None:
-        """Buffers named ``supplier.name``; None serdes are filled from the config defaults."""
-        self.supplier = supplier
-        self.key_serde = key_serde
-        self.value_serde = value_serde
-        self._logging = logging
-        self._log_config = dict(log_config or {})
-
-    @property
-    def name(self) -> str:
-        """Store name."""
-        return str(self.supplier.name)
-
-    @property
-    def persistent(self) -> bool:
-        """True for RocksDB-backed buffers."""
-        return bool(self.supplier.persistent)
-
-    @property
-    def logging_enabled(self) -> bool:
-        """Whether the buffer is logged to ``<application.id>-<name>-changelog``."""
-        return self._logging
 
     @property
     def log_config(self) -> dict[str, str]:

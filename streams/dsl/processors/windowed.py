@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.dsl.change import Change
-from streams.dsl.processors.stateless import _Base, drop_record
+from streams.dsl.processors.aggregate import _StoreBase
+from streams.dsl.processors.stateless import drop_record
 from streams.dsl.windows import SessionWindows, TimeWindows
-from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 from streams.state.timestamped import ValueAndTimestamp
 from streams.state.windowed import SessionWindow, TimeWindow, Windowed
@@ -29,23 +29,25 @@ def _late(context: Any, node: str, detail: str) -> None:
               context.topic, context.partition, context.offset)
 
 
-class TimeWindowAggregateProcessor(_Base):
-    """count/reduce/aggregate over TimeWindows; forwards ``Windowed`` keys with Change values."""
+class _WindowedAggregateBase(_StoreBase):
+    """What the time, session and sliding window aggregate processors hold: their store, the
+    windows, the user's functions, and the stream time the node has observed."""
 
-    def __init__(self, store_name: str, node: str, windows: TimeWindows,
+    def __init__(self, store_name: str, node: str, windows: Any,
                  initializer: Callable[[], Any] | None, aggregator: Callable[..., Any],
                  with_key: bool) -> None:
-        self.store_name = store_name
-        self.node = node
+        super().__init__(store_name, node)
         self.windows = windows
         self.initializer = initializer  # None: reduce (first value is the aggregate)
         self.aggregator = aggregator
         self.with_key = with_key
-        self.observed = -1
+        self.observed = -1  # stream time as this node has seen it
 
-    def init(self, context: ProcessorContext) -> None:
-        super().init(context)
-        self.store = context.get_state_store(self.store_name)
+
+class TimeWindowAggregateProcessor(_WindowedAggregateBase):
+    """count/reduce/aggregate over TimeWindows; forwards ``Windowed`` keys with Change values."""
+
+    windows: TimeWindows
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
@@ -82,25 +84,18 @@ class TimeWindowAggregateProcessor(_Base):
                                 new_ts, record.headers))
 
 
-class SessionWindowAggregateProcessor(_Base):
+class SessionWindowAggregateProcessor(_WindowedAggregateBase):
     """count/reduce/aggregate over SessionWindows: merges overlapping sessions, forwarding a
     deletion for each merged-away session and the new session's aggregate."""
+
+    windows: SessionWindows
+    initializer: Callable[[], Any]
 
     def __init__(self, store_name: str, node: str, windows: SessionWindows,
                  initializer: Callable[[], Any], aggregator: Callable[..., Any],
                  merger: Callable[..., Any], with_key: bool) -> None:
-        self.store_name = store_name
-        self.node = node
-        self.windows = windows
-        self.initializer = initializer
-        self.aggregator = aggregator
+        super().__init__(store_name, node, windows, initializer, aggregator, with_key)
         self.merger = merger
-        self.with_key = with_key
-        self.observed = -1
-
-    def init(self, context: ProcessorContext) -> None:
-        super().init(context)
-        self.store = context.get_state_store(self.store_name)
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
