@@ -262,3 +262,38 @@ def stable_assignment(workers: list[Worker], all_tasks: set[str]) -> dict[str, s
             return None
         union |= a
     return shares if union == all_tasks else None
+
+
+def start_example_worker(name: str, app_spec: str, app_id: str, bootstrap: str, tmp_path: Path,
+                         env_overrides: dict[str, str], state_dir: Path | None = None) -> Worker:
+    """One ``streams run <app_spec>`` process for an example app, logging to a file; the
+    example's topic names come from ``env_overrides``."""
+    log = tmp_path / f"worker-{name}.log"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("STREAMS_") or k in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env.update(env_overrides)
+    cmd = [
+        sys.executable, "-m", "streams.cli.main", "run", app_spec,
+        "--bootstrap-servers", bootstrap, "--application-id", app_id,
+        "--state-dir", str(state_dir or tmp_path / f"state-{name}"), "--shutdown-timeout", "30",
+        "-s", "commit.interval.ms=200", "-s", "consumer.session.timeout.ms=6000",
+        "-s", "consumer.heartbeat.interval.ms=1000", "-s", "poll.ms=50",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Worker(name, proc, log)
+
+
+def committed(bootstrap: str, group: str, topic: str, ends: dict[int, int]) -> bool:
+    """True once ``group`` has committed at least ``ends[p]`` on every partition of ``topic``."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    admin = clients.admin_client(bootstrap)
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
+    try:
+        result = admin.list_consumer_group_offsets([request])[group].result(10)
+    except Exception:
+        return False
+    offsets = {tp.partition: tp.offset for tp in result.topic_partitions}
+    return all(offsets.get(p, -1) >= end for p, end in ends.items() if end > 0)

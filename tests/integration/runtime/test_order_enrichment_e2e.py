@@ -12,7 +12,6 @@ with explicit timestamps: most payments 0-4 minutes from their order, some 5-5.5
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -22,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rt_helpers import REPO, Worker, app_id_for, delete_internal_topics, stable_assignment, wait_for
+from rt_helpers import (
+    Worker,
+    app_id_for,
+    committed,
+    delete_internal_topics,
+    stable_assignment,
+    start_example_worker,
+    wait_for,
+)
 
 from streams import serdes
 from streams.testing import clients
@@ -41,35 +48,9 @@ S, J = serdes.String(), serdes.Json()
 def start_worker(name: str, app_id: str, bootstrap: str, topics: dict[str, str],
                  tmp_path: Path) -> Worker:
     """One ``streams run examples.order_enrichment:app`` process, logging to a file."""
-    log = tmp_path / f"worker-{name}.log"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("STREAMS_") or k in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env.update({f"ORDER_ENRICHMENT_{k.upper()}": v for k, v in topics.items()})
-    cmd = [
-        sys.executable, "-m", "streams.cli.main", "run", "examples.order_enrichment:app",
-        "--bootstrap-servers", bootstrap, "--application-id", app_id,
-        "--state-dir", str(tmp_path / f"state-{name}"), "--shutdown-timeout", "30",
-        "-s", "commit.interval.ms=200", "-s", "consumer.session.timeout.ms=6000",
-        "-s", "consumer.heartbeat.interval.ms=1000", "-s", "poll.ms=50",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Worker(name, proc, log)
-
-
-def committed(bootstrap: str, group: str, topic: str, ends: dict[int, int]) -> bool:
-    """True once ``group`` has committed at least ``ends[p]`` on every partition of ``topic``."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-
-    admin = clients.admin_client(bootstrap)
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
-    try:
-        result = admin.list_consumer_group_offsets([request])[group].result(10)
-    except Exception:
-        return False
-    offsets = {tp.partition: tp.offset for tp in result.topic_partitions}
-    return all(offsets.get(p, -1) >= end for p, end in ends.items() if end > 0)
+    return start_example_worker(
+        name, "examples.order_enrichment:app", app_id, bootstrap, tmp_path,
+        {f"ORDER_ENRICHMENT_{k.upper()}": v for k, v in topics.items()})
 
 
 def make_input(seed: int, base: int) -> tuple[dict[str, dict[str, Any]], list[ProducerRecord],

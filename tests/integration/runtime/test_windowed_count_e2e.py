@@ -15,7 +15,6 @@ example's topics pointed at this test's own topics (``WINDOWED_COUNT_INPUT`` and
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import signal
 import subprocess
@@ -24,7 +23,16 @@ import time
 from pathlib import Path
 
 import pytest
-from rt_helpers import REPO, Worker, app_id_for, delete_internal_topics, stable_assignment, wait_for
+from rt_helpers import (
+    REPO,
+    Worker,
+    app_id_for,
+    committed,
+    delete_internal_topics,
+    stable_assignment,
+    start_example_worker,
+    wait_for,
+)
 
 from streams import serdes
 from streams.testing import clients
@@ -52,22 +60,10 @@ View = tuple[str, int]
 def start_worker(name: str, app_id: str, bootstrap: str, topics: dict[str, str],
                  tmp_path: Path, state_dir: Path | None = None) -> Worker:
     """One ``streams run examples.windowed_count:app`` process, logging to a file."""
-    log = tmp_path / f"worker-{name}.log"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("STREAMS_") or k in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env["WINDOWED_COUNT_INPUT"] = topics["input"]
-    env["WINDOWED_COUNT_OUTPUT"] = topics["output"]
-    cmd = [
-        sys.executable, "-m", "streams.cli.main", "run", "examples.windowed_count:app",
-        "--bootstrap-servers", bootstrap, "--application-id", app_id,
-        "--state-dir", str(state_dir or tmp_path / f"state-{name}"), "--shutdown-timeout", "30",
-        "-s", "commit.interval.ms=200", "-s", "consumer.session.timeout.ms=6000",
-        "-s", "consumer.heartbeat.interval.ms=1000", "-s", "poll.ms=50",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Worker(name, proc, log)
+    return start_example_worker(
+        name, "examples.windowed_count:app", app_id, bootstrap, tmp_path,
+        {"WINDOWED_COUNT_INPUT": topics["input"], "WINDOWED_COUNT_OUTPUT": topics["output"]},
+        state_dir)
 
 
 def stop_all(workers: list[Worker]) -> None:
@@ -95,20 +91,6 @@ def processes_of(app_id: str) -> list[int]:
             if app_id.encode() in cmdline and ") Z" not in stat:
                 pids.append(int(entry.name))
     return pids
-
-
-def committed(bootstrap: str, group: str, topic: str, ends: dict[int, int]) -> bool:
-    """True once ``group`` has committed at least ``ends[p]`` on every partition of ``topic``."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-
-    admin = clients.admin_client(bootstrap)
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
-    try:
-        result = admin.list_consumer_group_offsets([request])[group].result(10)
-    except Exception:
-        return False
-    offsets = {tp.partition: tp.offset for tp in result.topic_partitions}
-    return all(offsets.get(p, -1) >= end for p, end in ends.items() if end > 0)
 
 
 def end_offsets(delivered: list[DeliveredRecord]) -> dict[int, int]:
