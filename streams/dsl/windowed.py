@@ -58,39 +58,17 @@ def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention
                                          log_config=m.log_config)
 
 
-class TimeWindowedKStream:
-    """A grouped stream cut into TimeWindows."""
+class _FixedSizeWindowAggregations:
+    """count/reduce/aggregate shared by time and sliding windows (``_run`` differs)."""
 
-    _emit_strategy: Any = None  # an EmitStrategy; see emit_strategy()
-
-    def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
-        self._grouped = grouped
-        self.windows = windows
-
-    def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
-        retention = _retention(name, m, self.windows.retention_ms)
-        return _window_store(self._grouped, name, m, retention, self.windows.size_ms, ks, vs)
-
-    def _key_serde(self, ks: Any) -> Any:
-        from streams.serdes.windowed import TimeWindowedSerde
-
-        return TimeWindowedSerde(ks, self.windows.size_ms)
+    _grouped: KGroupedStream
 
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any] | None,
              aggregator: Callable[..., Any], with_key: bool) -> KTable:
-        from streams.dsl.suppress import windowed_result
+        raise NotImplementedError
 
-        windows = self.windows
-        table = self._grouped._aggregate(
-            prefix, store_prefix, materialized, name, vs,
-            lambda store, node: TimeWindowAggregateProcessor(store, node, windows, initializer,
-                                                             aggregator, with_key),
-            store_factory=self._store, table_key_serde=self._key_serde,
-        )
-        return windowed_result(table, self._emit_strategy, windows.grace_ms)
-
-    def emit_strategy(self, strategy: Any) -> TimeWindowedKStream:
+    def emit_strategy(self, strategy: Any) -> Any:
         """A copy whose aggregations emit per ``strategy`` (KIP-825):
         ``EmitStrategy.on_window_update()`` (default, every update) or
         ``EmitStrategy.on_window_close()`` (only each window's final result, once stream time
@@ -121,6 +99,39 @@ class TimeWindowedKStream:
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
                          name, UNKNOWN, initializer, aggregator, wk)
 
+
+
+class TimeWindowedKStream(_FixedSizeWindowAggregations):
+    """A grouped stream cut into TimeWindows."""
+
+    _emit_strategy: Any = None  # an EmitStrategy; see emit_strategy()
+
+    def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
+        self._grouped = grouped
+        self.windows = windows
+
+    def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
+        retention = _retention(name, m, self.windows.retention_ms)
+        return _window_store(self._grouped, name, m, retention, self.windows.size_ms, ks, vs)
+
+    def _key_serde(self, ks: Any) -> Any:
+        from streams.serdes.windowed import TimeWindowedSerde
+
+        return TimeWindowedSerde(ks, self.windows.size_ms)
+
+    def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
+             name: str | None, vs: Any, initializer: Callable[[], Any] | None,
+             aggregator: Callable[..., Any], with_key: bool) -> KTable:
+        from streams.dsl.suppress import windowed_result
+
+        windows = self.windows
+        table = self._grouped._aggregate(
+            prefix, store_prefix, materialized, name, vs,
+            lambda store, node: TimeWindowAggregateProcessor(store, node, windows, initializer,
+                                                             aggregator, with_key),
+            store_factory=self._store, table_key_serde=self._key_serde,
+        )
+        return windowed_result(table, self._emit_strategy, windows.grace_ms)
 
 class SessionWindowedKStream:
     """A grouped stream cut into activity sessions."""
@@ -214,7 +225,7 @@ class SessionWindowedKStream:
                          name, UNKNOWN, initializer, aggregator, merger, wk)
 
 
-class SlidingWindowedKStream:
+class SlidingWindowedKStream(_FixedSizeWindowAggregations):
     """A grouped stream cut into SlidingWindows (Kafka Streams' KIP-450).
 
     Windows are ``[start, start + time difference]``, both ends inclusive, and exist only
@@ -266,34 +277,3 @@ class SlidingWindowedKStream:
         # time - grace, since the processor still updates a window whose end equals it
         return windowed_result(table, self._emit_strategy, windows.grace_ms,
                                windows.grace_ms + 1)
-
-    def emit_strategy(self, strategy: Any) -> SlidingWindowedKStream:
-        """A copy whose aggregations emit per ``strategy`` (KIP-825):
-        ``EmitStrategy.on_window_update()`` (default) or ``EmitStrategy.on_window_close()``
-        (only each window's final result, once stream time passes its end + grace)."""
-        from streams.dsl.suppress import with_emit_strategy
-
-        return with_emit_strategy(self, strategy)
-
-    def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
-        """Records per key and sliding window."""
-        m = materialized or Materialized()
-        vs = m.value_serde if m.value_serde is not None else _long()
-        return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", m, name, vs,
-                         lambda: 0, lambda v, agg: agg + 1, False)
-
-    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: Materialized | None = None,
-               name: str | None = None) -> KTable:
-        """``reducer(aggregate, value)`` per key and sliding window."""
-        require_arity(reducer, 2, "reduce", "reducer(aggregate, value)")
-        return self._run("KSTREAM-REDUCE-", "KSTREAM-REDUCE-STATE-STORE-", materialized, name,
-                         self._grouped.value_serde, None, reducer, False)
-
-    def aggregate(self, initializer: Callable[[], Any], aggregator: Callable[..., Any],
-                  materialized: Materialized | None = None, name: str | None = None) -> KTable:
-        """``aggregator(key, value, agg)`` (or ``(value, agg)``) per key and sliding window,
-        each window starting from ``initializer()``."""
-        require_arity(initializer, 0, "aggregate", "initializer()")
-        wk = takes_key(aggregator, 2, "aggregate")
-        return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
-                         name, UNKNOWN, initializer, aggregator, wk)
