@@ -1,0 +1,1 @@
+"""Workers of the systems ``benchmarks.compare`` runs beside this project (see ``common``)."""
