@@ -19,6 +19,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.errors import StreamsError
+from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
 from streams.runtime.task_manager import TaskManager
@@ -163,9 +165,10 @@ class StreamThread(threading.Thread):
         restore_consumer = Consumer(rcfg)
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name)
-        self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
-                                        self.state_root, self.name, self._global_stores)
         self.consumer = Consumer(self._consumer_config())
+        self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
+                                        self.state_root, self.name, self._global_stores,
+                                        lags=FetchedLags(self.consumer))
         topics = sorted(self.task_manager.sub_of_topic)
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_lost)
@@ -180,18 +183,46 @@ class StreamThread(threading.Thread):
                     out[self.topology.resolve_topic(t, self.app_id)] = node.offset_reset
         return out
 
+    def _start_offsets(self, consumer: Consumer,
+                       partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Decide where newly assigned partitions start, where that matters to us.
+
+        Sources with their own ``auto.offset.reset`` get it applied here (librdkafka has one
+        policy per consumer). Inputs of multi-input tasks are assigned at explicit offsets (the
+        committed one, or the reset policy's) so that their fetched lag is known before their
+        first record arrives.
+        """
+        assert self.task_manager is not None
+        overrides = self._reset_overrides()
+        multi = self.task_manager.multi_input_topics
+        if not overrides and not any(tp.topic in multi for tp in partitions):
+            return partitions
+        committed = consumer.committed(partitions, timeout=30)
+        default_reset = self.config["auto.offset.reset"]
+        starts: dict[tuple[str, int], int] = {}
+        for tp in committed:
+            reset = overrides.get(tp.topic)
+            if tp.topic in multi:
+                marks = consumer.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition), timeout=30, cached=False)
+                if marks is None:
+                    raise StreamsError(f"{self.name}: could not read the offsets of "
+                                       f"{tp.topic}-{tp.partition} within 30 s")
+                low, high = marks
+                if tp.offset < low or tp.offset > high:  # none committed, or out of range
+                    tp.offset = low if (reset or default_reset) == "earliest" else high
+                starts[(tp.topic, tp.partition)] = tp.offset
+            elif reset and tp.offset < 0:
+                tp.offset = OFFSET_BEGINNING if reset == "earliest" else OFFSET_END
+        assert self.task_manager.lags is not None
+        self.task_manager.lags.track(starts)
+        return list(committed)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self.task_manager is not None
         try:
             self._set_state(ThreadState.PARTITIONS_ASSIGNED)
-            overrides = self._reset_overrides()
-            if overrides:
-                committed = consumer.committed(partitions, timeout=30)
-                for tp in committed:
-                    reset = overrides.get(tp.topic)
-                    if reset and tp.offset < 0:
-                        tp.offset = OFFSET_BEGINNING if reset == "earliest" else OFFSET_END
-                partitions = committed
+            partitions = self._start_offsets(consumer, partitions)
             consumer.assign(partitions)
             pause = self.task_manager.assign([(tp.topic, tp.partition) for tp in partitions])
             if pause:
@@ -251,6 +282,11 @@ class StreamThread(threading.Thread):
                     self._set_state(ThreadState.RUNNING)
             n = tm.process(max_records)
             self.processed += n
+            pause, resume = tm.flow_control()
+            if pause:
+                consumer.pause([TopicPartition(t, p) for t, p in pause])
+            if resume:
+                consumer.resume([TopicPartition(t, p) for t, p in resume])
             tm.collector.maintain()
             tm.punctuate()
             now = time.monotonic()

@@ -239,6 +239,16 @@ class Task:
         self._stream_schedules: list[PunctuationSchedule] = []
         self._wall_schedules: list[PunctuationSchedule] = []
         self.dropped_records = 0
+        self._idle_ms: int = config["max.task.idle.ms"]
+        #: the fetched lag of an input partition (0: caught up, -1: not known yet); None, as in
+        #: the test driver, means every input is always caught up
+        self.lag_of: Callable[[TopicPartition], int] | None = None
+        # wall-clock time until which an empty, caught-up input is waited for (max.task.idle.ms)
+        self._idle_deadlines: dict[TopicPartition, int] = {}
+        #: True when the last :meth:`process` stopped to wait for data of an empty input
+        self.waiting = False
+        #: times processing went ahead with an input empty (Kafka Streams' enforced processing)
+        self.enforced_processing = 0
         self.initialized = False
         self.closed = False
         #: changelog offsets read from the task's checkpoint file when it was created
@@ -302,6 +312,10 @@ class Task:
             q = self._queues[partition] = deque()
         return q
 
+    def source_partitions(self) -> list[TopicPartition]:
+        """The input partitions this task has queues for."""
+        return list(self._queues)
+
     def buffered(self) -> int:
         """Records waiting in this task's queues."""
         return sum(len(q) for q in self._queues.values())
@@ -311,16 +325,62 @@ class Task:
         q = self._queues.get(partition)
         return len(q) if q is not None else 0
 
-    def _next_queue(self) -> deque[Any] | None:
-        # Smallest head timestamp first, so joins see inputs in time order; ties keep insertion order.
+    def _next_queue(self, cleared: set[TopicPartition]) -> deque[Any] | None:
+        # Smallest head timestamp first, so joins see inputs in time order; ties keep insertion
+        # order. An empty input not yet cleared in this call must be allowed to stay behind.
         best: deque[Any] | None = None
         best_ts = 0
-        for q in self._queues.values():
+        empty: list[TopicPartition] | None = None
+        for tp, q in self._queues.items():
             if q:
                 ts = q[0].timestamp()[1]
                 if best is None or ts < best_ts:
                     best, best_ts = q, ts
+            elif tp not in cleared:
+                if empty is None:
+                    empty = [tp]
+                else:
+                    empty.append(tp)
+        if empty is None:
+            if self._idle_deadlines:  # every input has records: idling starts over
+                self._idle_deadlines.clear()
+        elif best is not None and not self._may_leave_behind(empty, cleared):
+            self.waiting = True
+            return None
         return best
+
+    def _may_leave_behind(self, empty: list[TopicPartition], cleared: set[TopicPartition]) -> bool:
+        """Kafka Streams' ``max.task.idle.ms``: process while ``empty`` inputs have no records
+        buffered only if none has records on the broker not fetched yet and, when the setting
+        is positive, each has stayed empty that long."""
+        lag_of = self.lag_of
+        idle = self._idle_ms
+        if lag_of is None or idle < 0:
+            cleared.update(empty)
+            return True
+        deadlines = self._idle_deadlines
+        if deadlines:
+            for tp in [tp for tp in deadlines if self._queues.get(tp)]:
+                del deadlines[tp]
+        now = -1
+        for tp in empty:
+            lag = lag_of(tp)
+            if lag != 0:
+                # data for it is on the broker, or its end is not known yet: wait for the fetch
+                deadlines.pop(tp, None)
+                return False
+            if idle > 0:
+                if now < 0:
+                    now = self.ctx.wall_clock()
+                deadline = deadlines.setdefault(tp, now + idle)
+                if now < deadline:
+                    return False
+        cleared.update(empty)
+        self.enforced_processing += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("task %s: processing with empty inputs %s (caught up; max.task.idle.ms=%d)",
+                      self.name, ", ".join(f"{t}-{p}" for t, p in empty), idle)
+        return True
 
     def process(self, max_records: int = sys.maxsize) -> int:
         """Process up to ``max_records`` buffered records; returns how many were taken."""
@@ -333,8 +393,10 @@ class Task:
         done = 0
         one = next(iter(queues.values())) if len(queues) == 1 else None
         step = self._process_one
+        self.waiting = False
+        cleared: set[TopicPartition] = set()
         while done < max_records:
-            head = one if one is not None else self._next_queue()
+            head = one if one is not None else self._next_queue(cleared)
             if not head:
                 break
             step(head.popleft())

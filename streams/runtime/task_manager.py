@@ -17,6 +17,7 @@ from confluent_kafka import TopicPartition
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
 from streams.errors import StateStoreError, StreamsError
+from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer
 from streams.runtime.task import Task, TaskId
@@ -36,7 +37,7 @@ class TaskManager:
     def __init__(self, topology: Topology, config: StreamsConfig, collector: KafkaRecordCollector,
                  restorer: ChangelogRestorer, state_root: Path, thread_name: str,
                  global_stores: dict[str, Any] | None = None,
-                 wall_clock: Any = None) -> None:
+                 wall_clock: Any = None, lags: FetchedLags | None = None) -> None:
         self.topology = topology
         self.config = config
         self.collector = collector
@@ -53,11 +54,22 @@ class TaskManager:
         self.running: dict[TaskId, Task] = {}
         self.by_partition: dict[tuple[str, int], Task] = {}
         self.sub_of_topic: dict[str, Any] = {}
+        #: topics read by sub-topologies with several input topics, whose tasks wait for data
+        #: on all inputs (max.task.idle.ms) and so need to know where each partition starts
+        self.multi_input_topics: set[str] = set()
         for sub in topology.subtopologies():
             if sub.is_global:
                 continue
-            for t in sub.source_topics:
-                self.sub_of_topic[topology.resolve_topic(t, self.app_id)] = sub
+            topics = {topology.resolve_topic(t, self.app_id) for t in sub.source_topics}
+            for t in topics:
+                self.sub_of_topic[t] = sub
+            if len(topics) > 1:
+                self.multi_input_topics |= topics
+        self.lags = lags
+        self._buffer_limit: int = config["buffered.records.per.partition"]
+        #: partitions paused because their task waits for another input while their buffer is full
+        self.backpressured: set[tuple[str, int]] = set()
+        self._waiting: list[Task] = []
         self.processed_since_commit = 0
 
     # ------------------------------------------------------------------ assignment
@@ -94,6 +106,9 @@ class TaskManager:
             self.tasks[tid] = task
             for tp in tps:
                 self.by_partition[tp] = task
+                task.queue(tp)  # every input has a queue, so an empty one can be waited for
+            if len(tps) > 1 and self.lags is not None:
+                task.lag_of = self.lags.lag
             if self._start_restore(task):
                 pause.extend(tps)
             else:
@@ -201,6 +216,10 @@ class TaskManager:
         self.tasks.clear()
         self.running.clear()
         self.by_partition.clear()
+        self.backpressured.clear()
+        self._waiting.clear()
+        if self.lags is not None:
+            self.lags.clear()
         if first is not None:
             raise first
 
@@ -232,14 +251,46 @@ class TaskManager:
     def process(self, max_per_task: int) -> int:
         """Process buffered records of running tasks; returns the number processed."""
         total = 0
+        waiting = self._waiting
+        waiting.clear()
         for task in self.running.values():
             total += task.process(max_per_task)
+            if task.waiting:
+                waiting.append(task)
         self.processed_since_commit += total
         return total
 
     def has_buffered(self) -> bool:
-        """True when a running task has records waiting."""
-        return any(t.buffered() for t in self.running.values())
+        """True when a running task has records it can process now (not waiting for another
+        input's data)."""
+        return any(t.buffered() and not t.waiting for t in self.running.values())
+
+    def flow_control(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Partitions to pause and to resume after :meth:`process`.
+
+        A task waiting for data of one input keeps receiving the others; once such a
+        partition holds more than ``buffered.records.per.partition`` records it is paused until
+        the task runs again. Tasks that process keep their buffers short on their own (each
+        loop takes at most ``max.poll.records``), so they are never paused: pausing makes
+        librdkafka drop what it prefetched.
+        """
+        if not self._waiting and not self.backpressured:
+            return [], []
+        limit = self._buffer_limit
+        pause: list[tuple[str, int]] = []
+        for task in self._waiting:
+            for tp in task.source_partitions():
+                if tp not in self.backpressured and task.buffered_for(tp) > limit:
+                    self.backpressured.add(tp)
+                    pause.append(tp)
+        resume: list[tuple[str, int]] = []
+        for tp in list(self.backpressured):
+            owner = self.by_partition.get(tp)
+            if owner is None or not owner.waiting or owner.buffered_for(tp) <= limit:
+                self.backpressured.discard(tp)
+                if owner is not None:
+                    resume.append(tp)
+        return pause, resume
 
     def punctuate(self) -> None:
         """Fire due punctuators of running tasks."""

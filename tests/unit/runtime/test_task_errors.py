@@ -7,23 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from task_helpers import Msg, two_topic_task
 
 from streams import (
     Consumed,
-    Processor,
     ProcessorError,
     Produced,
     Record,
     SerializationError,
     StreamsBuilder,
-    StreamsConfig,
     StreamsError,
     Topology,
     serdes,
 )
 from streams.handlers import ErrorContext, Response
 from streams.processor.timestamps import ConsumedRecord
-from streams.runtime.task import Task, TaskId
 from streams.testing import TopologyTestDriver
 
 S, INT = serdes.String(), serdes.Integer()
@@ -207,75 +205,12 @@ def test_exception_in_a_timestamp_extractor_names_the_record() -> None:
 
 
 # --------------------------------------------------------------------------- several partitions in one Task
-class _Msg:
-    def __init__(self, topic: str, partition: int, offset: int, ts: int, value: str) -> None:
-        self._t, self._p, self._o, self._ts, self._v = topic, partition, offset, ts, value
-
-    def topic(self) -> str:
-        return self._t
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return self._v.encode()
-
-    def headers(self) -> None:
-        return None
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, int]] = []
-
-    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Any,
-             timestamp: int, partition: int | None = None) -> None:
-        self.sent.append((topic, value, timestamp))
-
-    def partitions_for(self, topic: str) -> int | None:
-        return None
-
-
-def two_topic_task(tmp_path: Path) -> tuple[Task, _Collector, list[tuple[str, int, int]]]:
-    """A task of sub-topology (left + right merged -> processor -> out), partition 2."""
-    seen: list[tuple[str, int, int]] = []
-
-    class Remember(Processor):
-        def process(self, record: Record) -> None:
-            md = self.context.record_metadata()
-            seen.append((md.topic, md.offset, self.context.current_stream_time_ms()))
-            self.context.forward(record)
-
-    b = StreamsBuilder()
-    left = b.stream("left", Consumed(key_serde=S, value_serde=S))
-    right = b.stream("right", Consumed(key_serde=S, value_serde=S))
-    left.merge(right).process_values(Remember).to("out", Produced(key_serde=S, value_serde=S))
-    topology = b.build()
-    (sub,) = topology.subtopologies()
-    collector = _Collector()
-    task = Task(TaskId(sub.id, 2), topology, sub,
-                StreamsConfig({"application.id": "t", "state.dir": str(tmp_path)}), collector,
-                wall_clock=lambda: 0, state_dir=tmp_path / "0_2")
-    task.initialize()
-    task.init_processors()
-    return task, collector, seen
-
-
 def test_task_takes_the_smallest_head_timestamp_across_partitions(tmp_path: Path) -> None:
     task, collector, seen = two_topic_task(tmp_path)
     assert str(task.id) == "0_2"
-    task.add_records(("left", 2), [_Msg("left", 2, 0, 10, "L0"), _Msg("left", 2, 1, 30, "L1"),
-                                   _Msg("left", 2, 2, 20, "L2")])
-    task.add_records(("right", 2), [_Msg("right", 2, 0, 15, "R0"), _Msg("right", 2, 1, 25, "R1")])
+    task.add_records(("left", 2), [Msg("left", 2, 0, 10, "L0"), Msg("left", 2, 1, 30, "L1"),
+                                   Msg("left", 2, 2, 20, "L2")])
+    task.add_records(("right", 2), [Msg("right", 2, 0, 15, "R0"), Msg("right", 2, 1, 25, "R1")])
     assert task.buffered() == 5
     assert task.buffered_for(("left", 2)) == 3
     assert task.process(max_records=2) == 2
@@ -295,5 +230,5 @@ def test_task_takes_the_smallest_head_timestamp_across_partitions(tmp_path: Path
 def test_task_rejects_records_of_a_topic_it_does_not_read(tmp_path: Path) -> None:
     task, _, _ = two_topic_task(tmp_path)
     with pytest.raises(StreamsError, match="'other', which it does not read"):
-        task.add_records(("other", 2), [_Msg("other", 2, 0, 1, "x")])
+        task.add_records(("other", 2), [Msg("other", 2, 0, 1, "x")])
     task.close()

@@ -1,0 +1,81 @@
+"""Building blocks for tests that drive a Task directly: messages and a collector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streams import Consumed, Processor, Produced, Record, StreamsBuilder, StreamsConfig, serdes
+from streams.runtime.task import Task, TaskId
+
+S = serdes.String()
+
+
+class Msg:
+    """Just enough of a confluent-kafka Message for a Task."""
+
+    def __init__(self, topic: str, partition: int, offset: int, ts: int, value: str) -> None:
+        self._t, self._p, self._o, self._ts, self._v = topic, partition, offset, ts, value
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._ts)
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return self._v.encode()
+
+    def headers(self) -> None:
+        return None
+
+
+class Collector:
+    """Keeps what a Task sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, int]] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Any,
+             timestamp: int, partition: int | None = None) -> None:
+        self.sent.append((topic, value, timestamp))
+
+    def partitions_for(self, topic: str) -> int | None:
+        return None
+
+
+def two_topic_task(
+    tmp_path: Path, config: dict[str, Any] | None = None, wall_clock: Callable[[], int] = lambda: 0,
+) -> tuple[Task, Collector, list[tuple[str, int, int]]]:
+    """A task of sub-topology (left + right merged -> processor -> out), partition 2."""
+    seen: list[tuple[str, int, int]] = []
+
+    class Remember(Processor):
+        def process(self, record: Record) -> None:
+            md = self.context.record_metadata()
+            seen.append((md.topic, md.offset, self.context.current_stream_time_ms()))
+            self.context.forward(record)
+
+    b = StreamsBuilder()
+    left = b.stream("left", Consumed(key_serde=S, value_serde=S))
+    right = b.stream("right", Consumed(key_serde=S, value_serde=S))
+    left.merge(right).process_values(Remember).to("out", Produced(key_serde=S, value_serde=S))
+    topology = b.build()
+    (sub,) = topology.subtopologies()
+    collector = Collector()
+    task = Task(TaskId(sub.id, 2), topology, sub,
+                StreamsConfig({"application.id": "t", "state.dir": str(tmp_path), **(config or {})}),
+                collector, wall_clock=wall_clock, state_dir=tmp_path / "0_2")
+    task.initialize()
+    task.init_processors()
+    return task, collector, seen
