@@ -103,8 +103,7 @@ NOTES = {
     ("faust", "wordcount"): "an agent re-keys words through a topic (the repartition), a second "
                             "agent counts them in a Table",
     ("plain", "join"): "reads the whole customers topic into a dict, then the orders",
-    ("streams", "join"): "KStream-GlobalKTable join (its KStream-KTable join drops 16% of the "
-                         "orders here: see below)",
+    ("streams", "join"): "KStream-KTable join",
     ("java", "join"): "KStream-KTable join",
     ("java", "wordcount"): "record cache (10 MiB default) emits the latest count per word per "
                            "commit, not every update",
@@ -733,8 +732,8 @@ TUNING: list[tuple[str, str, dict[str, str]]] = [
     ("wordcount", "commit.interval.ms=100", {"commit.interval.ms": "100"}),
     ("wordcount", "commit.interval.ms=10000", {"commit.interval.ms": "10000"}),
     ("wordcount", "max.poll.records=5000", {"max.poll.records": "5000"}),
-    ("join", "defaults (KStream-GlobalKTable join)", {}),
-    ("join", "KStream-KTable join (as the Java worker)", {"bench.join": "ktable"}),
+    ("join", "defaults (KStream-KTable join, max.task.idle.ms=0)", {}),
+    ("join", "KStream-GlobalKTable join", {"bench.join": "global"}),
 ]
 
 
