@@ -101,7 +101,7 @@ class StreamsBuilder:
         return TimestampedKeyValueStoreBuilder(
             supplier, None if key_serde is UNKNOWN else key_serde,
             None if value_serde is UNKNOWN else value_serde,
-            logging=m.logging, log_config=m.log_config,
+            logging=m.logging, log_config=m.log_config, caching=m.caching,
         )
 
     # --------------------------------------------------------------- sources

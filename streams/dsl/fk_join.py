@@ -153,7 +153,8 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     # keyed by combined-key bytes; the stored wrappers hold the primary key's bytes
     from streams.serdes import Bytes
 
-    topo.add_state_store(b.timestamped_store(sub_store, Materialized(), Bytes(),
+    # not cached: its processors scan it by prefix and forward on every change anyway
+    topo.add_state_store(b.timestamped_store(sub_store, Materialized(caching=False), Bytes(),
                                              SubscriptionWrapperSerde(Bytes())), receive)
     topo.add_processor(join_foreign, lambda: SubscriptionJoinProcessor(
         join_foreign, right_getter), receive)

@@ -88,6 +88,11 @@ class ProcessorContext(Protocol):
         """Timestamp of the record being processed (or the punctuation time)."""
         ...
 
+    @property
+    def headers(self) -> Any:
+        """Headers of the record being processed (None in a punctuation)."""
+        ...
+
     def forward(self, record: Record, child: str | None = None) -> None:
         """Send ``record`` to every child node, or only to the child named ``child``."""
         ...

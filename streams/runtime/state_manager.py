@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from streams.errors import StateStoreError
 from streams.state.api import RestoreCallback
+from streams.state.cache import CachingKeyValueStore, ThreadCache
+from streams.state.typed import KeyValueStore
 
 if TYPE_CHECKING:
     from streams.runtime.collector import RecordCollector
@@ -77,6 +79,7 @@ class TaskStateManager:
         partition: int,
         collector: RecordCollector,
         default_serdes: Callable[[], tuple[Any, Any]],
+        cache: ThreadCache | None = None,
     ) -> None:
         self.shared = shared
         self.builders = builders
@@ -87,6 +90,9 @@ class TaskStateManager:
         #: store name -> (bytes store, restore callback), filled as stores register
         self.registered: dict[str, tuple[Any, RestoreCallback]] = {}
         self._default_serdes = default_serdes
+        self._cache = cache if cache is not None and cache.max_bytes > 0 else None
+        #: the stores with a record cache in front, in topology order (upstream first)
+        self.caching: list[CachingKeyValueStore] = []
 
     def task_dir(self) -> Path | None:
         """``<state.dir>/<application.id>/<task id>``, created on first use."""
@@ -112,10 +118,31 @@ class TaskStateManager:
                 raise StateStoreError(
                     f"state store {name!r} of task {self.shared.task_id} failed to open: {exc}"
                 ) from exc
+            if (self._cache is not None and getattr(builder, "caching_enabled", False)
+                    and type(store) is KeyValueStore):
+                store = CachingKeyValueStore(store, self._cache, self.shared)
+                self.caching.append(store)
             self.stores[name] = store
 
+    def flush_caches(self) -> None:
+        """Write every cached update to its store (forwarding it downstream) until no cache
+        holds any: a flushed update may land in a cache further down the topology."""
+        caching = self.caching
+        for _ in range(len(caching) + 1):
+            if not [c for c in caching if c.flush_cache()]:
+                return
+        raise StateStoreError(f"task {self.shared.task_id}: record caches still hold updates "
+                              f"after {len(caching) + 1} flushes (a cycle between stores?)")
+
+    def discard_caches(self) -> None:
+        """Drop cached updates not yet written (a dirty close)."""
+        for c in self.caching:
+            c.discard()
+
     def flush(self) -> None:
-        """Flush every store (RocksDB: write the pending batch)."""
+        """Flush the record caches, then every store (RocksDB: write the pending batch)."""
+        if self.caching:
+            self.flush_caches()
         for store in self.stores.values():
             store.flush()
 

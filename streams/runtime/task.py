@@ -26,6 +26,7 @@ from streams.processor.timestamps import ConsumedRecord, resolve_extractor
 from streams.runtime.collector import RecordCollector
 from streams.runtime.context import NodeContext, PunctuationSchedule, TaskContext
 from streams.runtime.state_manager import TaskStateManager
+from streams.state.cache import ThreadCache
 from streams.topology.nodes import ProcessorNode, SinkNode, SourceNode, SubTopology
 from streams.topology.topology import Topology
 
@@ -142,6 +143,7 @@ class Task:
         *,
         wall_clock: Callable[[], int],
         state_dir: Path | None = None,
+        cache: ThreadCache | None = None,
     ) -> None:
         self.id = task_id
         self.name = str(task_id)
@@ -173,7 +175,7 @@ class Task:
         }
         self.state = TaskStateManager(
             self.ctx, builders, changelogs, task_id.partition, collector,
-            lambda: _default_serdes(config),
+            lambda: _default_serdes(config), cache,
         )
         self.ctx.changelog_writer = self.state.changelog_writer
         self._global_stores: dict[str, Any] = {}
@@ -649,6 +651,7 @@ class Task:
         so local state matches the last commit; errors are logged, not raised."""
         if self.closed:
             return
+        self.state.discard_caches()
         for bytes_store, _ in self.state.registered.values():
             discard = getattr(bytes_store, "discard_pending", None)
             if discard is not None:
@@ -665,6 +668,8 @@ class Task:
         """Close processors then stores; the first error is re-raised after all are closed."""
         if self.closed:
             return
+        # cached updates go downstream while the processors are still open
+        self.state.flush_caches()
         self.closed = True
         first: BaseException | None = None
         for name, processor, _ in self._processors:

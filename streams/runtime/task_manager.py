@@ -21,6 +21,7 @@ from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer
 from streams.runtime.task import Task, TaskId
+from streams.state.cache import ThreadCache
 from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
 from streams.topology.topology import Topology
 
@@ -66,6 +67,9 @@ class TaskManager:
             if len(topics) > 1:
                 self.multi_input_topics |= topics
         self.lags = lags
+        #: the thread's record cache, shared by its tasks' caching stores
+        self.cache = ThreadCache(config["statestore.cache.max.bytes"]
+                                 // max(1, config["num.stream.threads"]))
         self._buffer_limit: int = config["buffered.records.per.partition"]
         #: partitions paused because their task waits for another input while their buffer is full
         self.backpressured: set[tuple[str, int]] = set()
@@ -125,7 +129,7 @@ class TaskManager:
         sub = next(s for s in self.topology.subtopologies() if s.id == tid.subtopology)
         task_dir = self._task_dir(tid)
         task = Task(tid, self.topology, sub, self.config, self.collector,
-                    wall_clock=self._wall_clock, state_dir=task_dir)
+                    wall_clock=self._wall_clock, state_dir=task_dir, cache=self.cache)
         checkpoint_file = OffsetCheckpoint(task_dir / CHECKPOINT_FILE_NAME)
         try:
             checkpoint = checkpoint_file.read()
@@ -158,7 +162,7 @@ class TaskManager:
             existed = set()
             checkpoint = {}
             task = Task(tid, self.topology, sub, self.config, self.collector,
-                        wall_clock=self._wall_clock, state_dir=task_dir)
+                        wall_clock=self._wall_clock, state_dir=task_dir, cache=self.cache)
             task.initialize(self.global_stores)
         if self.eos:
             checkpoint_file.delete()

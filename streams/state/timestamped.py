@@ -83,13 +83,14 @@ class SupplierStoreBuilder:
     supplier, serdes (None: filled from the config), and whether (and how) to log changes."""
 
     def __init__(self, supplier: Any, key_serde: Any, value_serde: Any, *, logging: bool = True,
-                 log_config: dict[str, str] | None = None) -> None:
+                 log_config: dict[str, str] | None = None, caching: bool = False) -> None:
         """Stores named ``supplier.name``; None serdes are filled from the config defaults."""
         self.supplier = supplier
         self.key_serde = key_serde
         self.value_serde = value_serde
         self._logging = logging
         self._log_config = dict(log_config or {})
+        self._caching = caching
 
     @property
     def name(self) -> str:
@@ -105,6 +106,12 @@ class SupplierStoreBuilder:
     def logging_enabled(self) -> bool:
         """Whether a changelog topic backs the store."""
         return self._logging
+
+    @property
+    def caching_enabled(self) -> bool:
+        """Whether the task puts a record cache in front of the store
+        (``statestore.cache.max.bytes`` > 0 and a key-value store)."""
+        return self._caching
 
 
 class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
@@ -124,12 +131,13 @@ class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
     def with_logging_disabled(self) -> TimestampedKeyValueStoreBuilder:
         """A copy without changelog."""
         return TimestampedKeyValueStoreBuilder(self.supplier, self.key_serde, self.value_serde,
-                                               logging=False)
+                                               logging=False, caching=self._caching)
 
     def with_logging_enabled(self, config: dict[str, str] | None = None) -> TimestampedKeyValueStoreBuilder:
         """A copy with changelog (and extra topic configs)."""
         return TimestampedKeyValueStoreBuilder(self.supplier, self.key_serde, self.value_serde,
-                                               logging=True, log_config=config)
+                                               logging=True, log_config=config,
+                                               caching=self._caching)
 
     def with_default_serdes(self, key_default: Any, value_default: Any) -> TimestampedKeyValueStoreBuilder:
         """A copy whose missing serdes are the config defaults."""
@@ -137,7 +145,7 @@ class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
             self.supplier,
             self.key_serde if self.key_serde is not None else key_default,
             self.value_serde if self.value_serde is not None else value_default,
-            logging=self._logging, log_config=self._log_config,
+            logging=self._logging, log_config=self._log_config, caching=self._caching,
         )
 
     def build(self) -> Any:

@@ -29,6 +29,7 @@ from streams.config import StreamsConfig
 from streams.errors import StreamsError
 from streams.processor.record import Record
 from streams.runtime.task import Task, TaskId
+from streams.state.cache import ThreadCache
 from streams.state.timestamped import PlainValueView, TimestampedKeyValueStoreBuilder
 from streams.topology.topology import Topology
 
@@ -284,11 +285,14 @@ class TopologyTestDriver:
         state_root = Path(self.config["state.dir"]) / app_id
         global_stores: dict[str, Any] = {}
         globals_first = sorted(topology.subtopologies(), key=lambda s: not s.is_global)
+        #: the record cache; flushed after every piped record, as Kafka Streams' driver commits
+        self.cache = ThreadCache(self.config["statestore.cache.max.bytes"])
         try:
             for sub in globals_first:
                 tid = TaskId(sub.id, -1 if sub.is_global else 0)
                 task = Task(tid, topology, sub, self.config, self._collector,
-                            wall_clock=self._now, state_dir=state_root / str(tid))
+                            wall_clock=self._now, state_dir=state_root / str(tid),
+                            cache=None if sub.is_global else self.cache)
                 task.initialize(global_stores)
                 if sub.is_global:
                     global_stores.update(task.stores)
@@ -349,6 +353,8 @@ class TopologyTestDriver:
                 if task.buffered():
                     task.process()
                     worked = True
+                if task.state.caching:
+                    task.state.flush_caches()
                 if task.commit_requested:
                     # stores are flushed when asked (and on close); flushing after every
                     # record would fsync RocksDB's log per piped record for nothing

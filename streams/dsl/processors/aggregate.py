@@ -19,13 +19,32 @@ from streams.state.timestamped import ValueAndTimestamp
 
 
 class _StoreBase(_Base):
+    """A processor that owns a table's store and forwards its changes.
+
+    With a record cache in front of the store (``statestore.cache.max.bytes`` > 0 and caching
+    not disabled in ``Materialized``), changes are forwarded when the cache flushes them (at
+    commit, or when it is full), so consecutive updates of a key become one record;
+    ``eager`` is then False. Without one, every update is forwarded at once.
+    """
+
     def __init__(self, store_name: str, node: str) -> None:
         self.store_name = store_name
         self.node = node
+        self.eager = True
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
         self.store = context.get_state_store(self.store_name)
+        register = getattr(self.store, "set_flush_listener", None)
+        self.eager = not (register is not None and register(self._flushed))
+
+    def _flushed(self, key: Any, new: ValueAndTimestamp | None,
+                 old: ValueAndTimestamp | None) -> None:
+        # the task's record context is the flushed update's (see streams.state.cache)
+        ctx = self.context
+        self.forward(Record(key, Change(None if new is None else new.value,
+                                        None if old is None else old.value),
+                            ctx.timestamp if new is None else new.timestamp, ctx.headers))
 
 
 class StreamAggregateProcessor(_StoreBase):
@@ -51,7 +70,8 @@ class StreamAggregateProcessor(_StoreBase):
             ts = max(record.timestamp, old.timestamp)
         new = self.aggregator(key, value, agg) if self.with_key else self.aggregator(value, agg)
         self.store.put(key, ValueAndTimestamp(new, ts))
-        self.forward(Record(key, Change(new, old_value), ts, record.headers))
+        if self.eager:
+            self.forward(Record(key, Change(new, old_value), ts, record.headers))
 
 
 class StreamReduceProcessor(_StoreBase):
@@ -74,7 +94,8 @@ class StreamReduceProcessor(_StoreBase):
             new = self.reducer(old_value, value)
             ts = max(record.timestamp, old.timestamp)
         self.store.put(key, ValueAndTimestamp(new, ts))
-        self.forward(Record(key, Change(new, old_value), ts, record.headers))
+        if self.eager:
+            self.forward(Record(key, Change(new, old_value), ts, record.headers))
 
 
 class TableSourceProcessor(_StoreBase):
@@ -92,7 +113,8 @@ class TableSourceProcessor(_StoreBase):
             self.store.delete(key)
         else:
             self.store.put(key, ValueAndTimestamp(value, record.timestamp))
-        self.forward(Record(key, Change(value, old_value), record.timestamp, record.headers))
+        if self.eager:
+            self.forward(Record(key, Change(value, old_value), record.timestamp, record.headers))
 
 
 class TableFilterProcessor(_Base):
@@ -250,7 +272,8 @@ class TableAggregateProcessor(_StoreBase):
             self.store.delete(key)
         else:
             self.store.put(key, ValueAndTimestamp(agg, ts))
-        self.forward(Record(key, Change(agg, old_agg), ts, record.headers))
+        if self.eager:
+            self.forward(Record(key, Change(agg, old_agg), ts, record.headers))
 
 
 class TableReduceProcessor(_StoreBase):
@@ -280,4 +303,5 @@ class TableReduceProcessor(_StoreBase):
             self.store.delete(key)
         else:
             self.store.put(key, ValueAndTimestamp(agg, ts))
-        self.forward(Record(key, Change(agg, old_agg), ts, record.headers))
+        if self.eager:
+            self.forward(Record(key, Change(agg, old_agg), ts, record.headers))

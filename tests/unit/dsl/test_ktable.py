@@ -18,7 +18,9 @@ from streams.testing import TopologyTestDriver
 
 S, L, INT = serdes.String(), serdes.Long(), serdes.Integer()
 STR = Consumed(key_serde=S, value_serde=S)
-APP = {"application.id": "app"}
+# the record cache off: every update is forwarded (tests/unit/state/test_record_cache.py
+# covers what the cache changes)
+APP = {"application.id": "app", "statestore.cache.max.bytes": 0}
 
 
 def out(d: TopologyTestDriver, topic: str = "out", value_serde: Any = S) -> list[Record]:

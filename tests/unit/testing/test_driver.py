@@ -142,7 +142,8 @@ def test_unknown_input_topic_is_rejected_with_the_topics_it_reads() -> None:
 
 # --------------------------------------------------------------------------- internal topics, timestamps
 def test_repartition_records_are_read_back_and_output_timestamps_are_kafka_streams() -> None:
-    with TopologyTestDriver(word_counts(), {"application.id": "wc"}) as d:
+    with TopologyTestDriver(word_counts(), {"application.id": "wc",
+                                            "statestore.cache.max.bytes": 0}) as d:
         lines = d.create_input_topic("lines", S, S)
         lines.pipe_input(None, "a b a", timestamp=10)
         lines.pipe_input(None, "b c", timestamp=5)
@@ -160,6 +161,22 @@ def test_repartition_records_are_read_back_and_output_timestamps_are_kafka_strea
             ("a", 10), ("b", 10), ("a", 10), ("b", 5), ("c", 5), ("a", 7)]
         changelog = d.create_output_topic("wc-counts-changelog", S).read_records_to_list()
         assert [r.key for r in changelog] == ["a", "b", "a", "b", "c", "a"]
+
+
+def test_the_record_cache_is_flushed_after_every_piped_record() -> None:
+    # as Kafka Streams' driver, which commits after each record: updates of one key caused by
+    # one input record become one output record, in the order of their last update
+    with TopologyTestDriver(word_counts(), {"application.id": "wc"}) as d:
+        lines = d.create_input_topic("lines", S, S)
+        lines.pipe_input(None, "a b a", timestamp=10)
+        lines.pipe_input(None, "b c", timestamp=5)
+        lines.pipe_input(None, "a", timestamp=7)
+        got = d.create_output_topic("counts-out", S, L).read_records_to_list()
+        assert got == [
+            Record("b", 1, 10), Record("a", 2, 10),
+            Record("b", 2, 10), Record("c", 1, 5),
+            Record("a", 3, 10),
+        ]
 
 
 def test_store_accessors() -> None:

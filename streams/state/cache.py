@@ -1,0 +1,369 @@
+"""The record cache (``statestore.cache.max.bytes``): Kafka Streams' ThreadCache and
+CachingKeyValueStore.
+
+A caching store keeps recent writes in memory and hands them to the store below (and so to its
+changelog) only when the task commits or when the thread's cache is full. Until then, further
+updates of the same key replace the cached one, so a hot key costs one store write, one
+changelog record and one downstream record per commit instead of one per update. Processors
+that own such a store (the DSL's aggregations and source tables) forward from the cache's
+flush listener instead of on every update, with the context (timestamp, headers, offset) of
+the update that is flushed.
+
+One :class:`ThreadCache` is shared by all caching stores of a stream thread's tasks; its budget
+is ``statestore.cache.max.bytes`` divided by ``num.stream.threads``. When a write takes the
+thread over budget, the least recently used entries of the store being written are flushed and
+dropped until it fits.
+
+Like Kafka Streams' cache it holds serialized bytes: a read deserializes a fresh value, so a
+processor that changes a value it read in place changes nothing until it puts it back.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from streams.errors import StateStoreError
+
+log = logging.getLogger(__name__)
+
+#: bytes an entry costs besides its key and value: Kafka Streams counts the record context
+#: (timestamp, offset, partition, topic) the same way
+ENTRY_OVERHEAD = 64
+
+#: ``listener(key, new_value, old_value)`` with the task's record context set to the flushed
+#: update's; values are freshly deserialized (None: deleted / absent)
+FlushListener = Callable[[Any, Any, Any], None]
+
+
+class ThreadCache:
+    """The cache budget of one stream thread, shared by its tasks' caching stores."""
+
+    __slots__ = ("evictions", "flushes", "max_bytes", "size")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        #: bytes held by all caching stores of the thread
+        self.size = 0
+        #: entries flushed because the cache was full, and by commits (for tests and benchmarks)
+        self.evictions = 0
+        self.flushes = 0
+
+
+class _Entry:
+    __slots__ = ("dirty", "headers", "offset", "partition", "raw", "size", "timestamp", "topic")
+
+    def __init__(self, raw: bytes | None, size: int) -> None:
+        self.raw = raw
+        self.size = size
+        self.dirty = False
+        self.timestamp = -1
+        self.headers: Any = None
+        self.topic: str | None = None
+        self.partition: int | None = None
+        self.offset: int | None = None
+
+
+class CachingKeyValueStore:
+    """A typed key-value store with a write-back cache in front of it.
+
+    Wraps an initialized :class:`~streams.state.typed.KeyValueStore` and offers the same
+    methods. Reads see the cache first; scans merge the cache into the store's own order.
+    ``record_context`` is the task's context (``topic``, ``partition``, ``offset``,
+    ``timestamp``, ``headers`` attributes): an entry remembers the one it was written in, and
+    it is restored around each flushed entry so downstream processors and the changelog see
+    the update's own.
+    """
+
+    def __init__(self, store: Any, cache: ThreadCache, record_context: Any) -> None:
+        self._store = store
+        self._cache = cache
+        self._ctx = record_context
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        # dirty keys, oldest update first: the order they are flushed (and forwarded) in
+        self._dirty: dict[bytes, None] = {}
+        self._listener: FlushListener | None = None
+        self._flushing = False
+
+    # -- the typed store's face ------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The store's name."""
+        return str(self._store.name)
+
+    @property
+    def persistent(self) -> bool:
+        """True when the store below keeps data on disk."""
+        return bool(self._store.persistent)
+
+    @property
+    def is_open(self) -> bool:
+        """True while the store below is open."""
+        return bool(self._store.is_open)
+
+    @property
+    def inner(self) -> Any:
+        """The typed store below the cache."""
+        return self._store
+
+    @property
+    def key_serde(self) -> Any:
+        """Serde of the keys."""
+        return self._store.key_serde
+
+    @property
+    def value_serde(self) -> Any:
+        """Serde of the values."""
+        return self._store.value_serde
+
+    @property
+    def serde_topic(self) -> str:
+        """The topic passed to the serdes (the changelog topic)."""
+        return str(self._store.serde_topic)
+
+    @property
+    def cached_entries(self) -> int:
+        """Entries held in the cache (dirty or not)."""
+        return len(self._entries)
+
+    @property
+    def dirty_entries(self) -> int:
+        """Entries written since the last flush."""
+        return len(self._dirty)
+
+    def set_flush_listener(self, listener: FlushListener) -> bool:
+        """Call ``listener`` for every dirty entry when it is flushed; returns True (the store
+        caches, so the caller should forward from the listener, not on every write)."""
+        self._listener = listener
+        return True
+
+    # -- reads -------------------------------------------------------------------------------
+    def _key_bytes(self, key: Any) -> bytes:
+        store = self._store
+        data = store._kse(store._topic, key)
+        if data is None:
+            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
+        return data
+
+    def get(self, key: Any) -> Any:
+        """The value under ``key``: the cached one, else the store's."""
+        store = self._store
+        data = store._kse(store._topic, key)
+        if data is None:
+            return None
+        entry = self._entries.get(data)
+        if entry is not None:
+            self._entries.move_to_end(data)
+            return store._vde(store._topic, entry.raw)
+        return store._vde(store._topic, store._get(data))
+
+    def approximate_num_entries(self) -> int:
+        """The store's count; entries only in the cache are not counted until flushed."""
+        return int(self._store.approximate_num_entries())
+
+    # -- writes ------------------------------------------------------------------------------
+    def put(self, key: Any, value: Any) -> None:
+        """Cache ``value`` under ``key`` (None deletes) until the next flush."""
+        store = self._store
+        topic = store._topic
+        data = store._kse(topic, key)
+        if data is None:
+            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
+        raw = store._vse(topic, value)
+        size = len(data) + (len(raw) if raw is not None else 0) + ENTRY_OVERHEAD
+        entries = self._entries
+        cache = self._cache
+        entry = entries.get(data)
+        if entry is None:
+            entry = entries[data] = _Entry(raw, size)
+            cache.size += size
+        else:
+            entries.move_to_end(data)
+            cache.size += size - entry.size
+            entry.raw, entry.size = raw, size
+        ctx = self._ctx
+        entry.timestamp = ctx.timestamp
+        entry.headers = ctx.headers
+        entry.topic = ctx.topic
+        entry.partition = ctx.partition
+        entry.offset = ctx.offset
+        dirty = self._dirty
+        if entry.dirty:
+            del dirty[data]  # re-added at the end: flushed in the order of last update
+        entry.dirty = True
+        dirty[data] = None
+        if cache.size > cache.max_bytes:
+            self._evict()
+
+    def put_if_absent(self, key: Any, value: Any) -> Any:
+        """Store ``value`` only if ``key`` has no value; return the value that was there."""
+        old = self.get(key)
+        if old is None:
+            self.put(key, value)
+        return old
+
+    def put_all(self, entries: Iterable[tuple[Any, Any]]) -> None:
+        """``put`` every (key, value) pair, in order."""
+        for key, value in entries:
+            self.put(key, value)
+
+    def delete(self, key: Any) -> Any:
+        """Delete ``key``; return its old value."""
+        old = self.get(key)
+        self.put(key, None)
+        return old
+
+    # -- flushing ----------------------------------------------------------------------------
+    def _evict(self) -> None:
+        entries, cache = self._entries, self._cache
+        while cache.size > cache.max_bytes and entries:
+            data, entry = entries.popitem(last=False)
+            cache.size -= entry.size
+            if entry.dirty:
+                del self._dirty[data]
+                entry.dirty = False
+                cache.evictions += 1
+                self._write([(data, entry)])
+
+    def flush_cache(self) -> bool:
+        """Hand every dirty entry to the store below (and the listener); True if there were
+        any. Entries stay cached, clean, for reads."""
+        if not self._dirty or self._flushing:
+            return False
+        entries = self._entries
+        batch = [(data, entries[data]) for data in self._dirty]
+        self._dirty.clear()
+        for _, entry in batch:
+            entry.dirty = False
+        self._cache.flushes += 1
+        self._write(batch)
+        return True
+
+    def _write(self, batch: list[tuple[bytes, _Entry]]) -> None:
+        store = self._store
+        put, get, kde, vde, topic = store._put, store._get, store._kde, store._vde, store._topic
+        listener = self._listener
+        ctx = self._ctx
+        saved = (ctx.topic, ctx.partition, ctx.offset, ctx.timestamp, ctx.headers)
+        self._flushing = True
+        try:
+            for data, entry in batch:
+                ctx.topic, ctx.partition, ctx.offset = entry.topic, entry.partition, entry.offset
+                ctx.timestamp, ctx.headers = entry.timestamp, entry.headers
+                if listener is None:
+                    put(data, entry.raw)
+                    continue
+                raw = entry.raw
+                old_raw = get(data)
+                put(data, raw)
+                if raw is None and old_raw is None:
+                    continue  # deleting what was never there: nothing to tell downstream
+                listener(kde(topic, data), None if raw is None else vde(topic, raw),
+                         None if old_raw is None else vde(topic, old_raw))
+        finally:
+            self._flushing = False
+            ctx.topic, ctx.partition, ctx.offset, ctx.timestamp, ctx.headers = saved
+
+    def flush(self) -> None:
+        """Flush the cache, then the store below."""
+        self.flush_cache()
+        self._store.flush()
+
+    def discard(self) -> None:
+        """Drop every cached entry without writing it (a dirty close: the task's state goes back
+        to its last commit)."""
+        if self._dirty:
+            log.debug("store %s: discarding %d uncommitted cached writes", self.name,
+                      len(self._dirty))
+        self._cache.size -= sum(e.size for e in self._entries.values())
+        self._entries.clear()
+        self._dirty.clear()
+
+    def init(self, context: Any) -> None:
+        """The store below is initialized before it is wrapped; nothing to do."""
+
+    def close(self) -> None:
+        """Write what is still dirty to the store below (without forwarding), then close it."""
+        if self._dirty:
+            listener, self._listener = self._listener, None
+            try:
+                self.flush_cache()
+            finally:
+                self._listener = listener
+        self._cache.size -= sum(e.size for e in self._entries.values())
+        self._entries.clear()
+        self._store.close()
+
+    # -- scans -------------------------------------------------------------------------------
+    def _merged(self, items: Iterator[tuple[Any, Any]], low: bytes | None, high: bytes | None,
+                reverse: bool, prefix: bytes | None = None) -> Iterator[tuple[Any, Any]]:
+        """The store's ``items`` with the cache's entries in the range laid over them."""
+        store = self._store
+        kse, kde, vde, topic = store._kse, store._kde, store._vde, store._topic
+        cached = []
+        for data, entry in list(self._entries.items()):
+            if low is not None and data < low:
+                continue
+            if high is not None and data > high:
+                continue
+            if prefix is not None and not data.startswith(prefix):
+                continue
+            cached.append((data, entry.raw))
+        if not cached:
+            yield from items
+            return
+        cached.sort(key=lambda c: c[0], reverse=reverse)
+        overridden = {c[0] for c in cached}
+
+        def from_store() -> Iterator[tuple[bytes, Any, Any]]:
+            for key, value in items:
+                data = kse(topic, key)
+                if data not in overridden:
+                    yield data, key, value
+
+        def from_cache() -> Iterator[tuple[bytes, Any, Any]]:
+            for data, raw in cached:
+                if raw is not None:  # a cached deletion hides the store's entry
+                    yield data, kde(topic, data), vde(topic, raw)
+
+        for _, key, value in heapq.merge(from_cache(), from_store(), key=lambda c: c[0],
+                                         reverse=reverse):
+            yield key, value
+
+    def range(self, from_key: Any, to_key: Any) -> Iterator[tuple[Any, Any]]:
+        """Entries with ``from_key <= key <= to_key`` (by serialized bytes), ascending."""
+        low, high = self._bounds(from_key, to_key)
+        return self._merged(self._store.range(from_key, to_key), low, high, False)
+
+    def reverse_range(self, from_key: Any, to_key: Any) -> Iterator[tuple[Any, Any]]:
+        """Entries with ``from_key <= key <= to_key`` (by serialized bytes), descending."""
+        low, high = self._bounds(from_key, to_key)
+        return self._merged(self._store.reverse_range(from_key, to_key), low, high, True)
+
+    def all(self) -> Iterator[tuple[Any, Any]]:
+        """Every entry, ascending by serialized key."""
+        return self._merged(self._store.all(), None, None, False)
+
+    def reverse_all(self) -> Iterator[tuple[Any, Any]]:
+        """Every entry, descending by serialized key."""
+        return self._merged(self._store.reverse_all(), None, None, True)
+
+    def prefix_scan(self, prefix: Any, prefix_serde: Any = None) -> Iterator[tuple[Any, Any]]:
+        """Entries whose serialized key starts with the serialized ``prefix``."""
+        store = self._store
+        if prefix_serde is not None:
+            data = prefix_serde.serialize(store._topic, prefix)
+        else:
+            data = store._kse(store._topic, prefix)
+        return self._merged(store.prefix_scan(prefix, prefix_serde), None, None, False,
+                            data or b"")
+
+    def _bounds(self, from_key: Any, to_key: Any) -> tuple[bytes | None, bytes | None]:
+        store = self._store
+        return store._bound(from_key), store._bound(to_key)
+
+    def __repr__(self) -> str:
+        return f"CachingKeyValueStore({self._store!r})"

@@ -1,0 +1,211 @@
+"""The record cache: a write-back cache in front of a typed key-value store.
+
+First the store on its own (what reaches the store below and its changelog, and when), then
+what it changes in DSL topologies run by TopologyTestDriver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import BigEndianLong, FakeContext, Utf8
+
+from streams import Consumed, Materialized, Produced, StreamsBuilder, serdes
+from streams.errors import StateStoreError
+from streams.state.cache import ENTRY_OVERHEAD, CachingKeyValueStore, ThreadCache
+from streams.state.changelogging import ChangeLoggingKeyValueStore
+from streams.state.memory import InMemoryKeyValueStore
+from streams.state.typed import KeyValueStore
+from streams.testing import TopologyTestDriver
+from streams.testing.driver import _Message
+
+Flushed = list[tuple[Any, Any, Any, int, Any]]
+
+
+def cached_store(
+    context: FakeContext, max_bytes: int = 1 << 20, cache: ThreadCache | None = None,
+) -> tuple[CachingKeyValueStore, KeyValueStore[str, int], Flushed]:
+    """A caching store over changelogging(in-memory), a listener that records what it gets
+    together with the record context it sees."""
+    context.topic, context.partition, context.offset, context.headers = None, None, None, None
+    typed: KeyValueStore[str, int] = KeyValueStore(
+        ChangeLoggingKeyValueStore(InMemoryKeyValueStore("counts")), Utf8(), BigEndianLong())
+    typed.init(context)
+    store = CachingKeyValueStore(typed, cache or ThreadCache(max_bytes), context)
+    flushed: Flushed = []
+    store.set_flush_listener(
+        lambda k, new, old: flushed.append((k, new, old, context.timestamp, context.offset)))
+    return store, typed, flushed
+
+
+def at(context: FakeContext, timestamp: int, offset: int) -> None:
+    context.timestamp, context.offset = timestamp, offset
+
+
+def test_writes_stay_in_the_cache_until_flushed(make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, below, flushed = cached_store(context)
+    at(context, 10, 0)
+    store.put("a", 1)
+    at(context, 11, 1)
+    store.put("b", 1)
+    at(context, 12, 2)
+    store.put("a", 2)
+    assert store.get("a") == 2 and store.get("b") == 1
+    assert below.get("a") is None  # nothing reached the store below...
+    assert context.changelog_writer.changes == []  # ...nor its changelog
+    assert store.dirty_entries == 2
+    at(context, 99, 50)  # the commit happens in some other record's context
+    store.flush()
+    # one write per key, in the order of the last update, each in its own update's context
+    assert flushed == [("b", 1, None, 11, 1), ("a", 2, None, 12, 2)]
+    assert [(k, ts) for _, k, _, ts in context.changelog_writer.changes] == [(b"b", 11), (b"a", 12)]
+    assert below.get("a") == 2
+    assert (context.timestamp, context.offset) == (99, 50)  # restored after the flush
+    # the old value handed on is the one the store below had
+    at(context, 13, 3)
+    store.put("a", 3)
+    store.put("a", 4)
+    store.flush()
+    assert flushed[-1] == ("a", 4, 2, 13, 3)
+    assert store.dirty_entries == 0 and store.cached_entries == 2  # kept, clean, for reads
+
+
+def test_deletes_are_cached_too(make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, below, flushed = cached_store(context)
+    store.put("a", 1)
+    store.flush()
+    assert store.delete("a") == 1
+    assert store.get("a") is None
+    assert below.get("a") == 1
+    store.put("never", 5)
+    store.delete("never")  # written and deleted between two flushes: nothing to tell
+    store.flush()
+    assert flushed == [("a", 1, None, 0, None), ("a", None, 1, 0, None)]
+    assert below.get("a") is None
+    assert [v for _, _, v, _ in context.changelog_writer.changes] == [
+        b"\x00" * 7 + b"\x01", None, None]
+
+
+def test_reads_return_fresh_values(make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    typed: KeyValueStore[str, list[int]] = KeyValueStore(
+        InMemoryKeyValueStore("lists"), Utf8(), serdes.Json())
+    typed.init(context)
+    context.topic = context.partition = context.offset = context.headers = None
+    store = CachingKeyValueStore(typed, ThreadCache(1 << 20), context)
+    store.put("a", [1])
+    got = store.get("a")
+    got.append(2)  # changing what was read changes nothing until it is put back
+    assert store.get("a") == [1]
+
+
+def test_a_full_cache_evicts_the_least_recently_used_entries(
+        make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    entry = len("a") + 8 + ENTRY_OVERHEAD  # key, value, overhead
+    cache = ThreadCache(3 * entry)
+    store, below, flushed = cached_store(context, cache=cache)
+    for i, key in enumerate("abc"):
+        at(context, i, i)
+        store.put(key, i)
+    assert flushed == [] and cache.size == 3 * entry
+    store.get("a")  # a is now the most recently used: b goes first
+    at(context, 3, 3)
+    store.put("d", 3)
+    assert flushed == [("b", 1, None, 1, 1)]
+    assert below.get("b") == 1 and store.cached_entries == 3
+    assert cache.evictions == 1 and cache.size == 3 * entry
+    store.flush()
+    assert [f[0] for f in flushed] == ["b", "a", "c", "d"]
+
+
+def test_stores_share_their_threads_budget(make_context: Callable[..., FakeContext]) -> None:
+    entry = len("a") + 8 + ENTRY_OVERHEAD
+    cache = ThreadCache(2 * entry)
+    one, _, flushed_one = cached_store(make_context(), cache=cache)
+    two, _, flushed_two = cached_store(make_context(), cache=cache)
+    one.put("a", 1)
+    one.put("b", 2)
+    two.put("c", 3)  # over budget: the store being written gives up its oldest entry
+    assert flushed_one == [] and [f[0] for f in flushed_two] == ["c"]
+    assert cache.size == 2 * entry
+    one.discard()
+    assert cache.size == 0 and one.get("a") is None
+
+
+def test_scans_merge_the_cache_over_the_store(make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, _, _ = cached_store(context)
+    for key, value in [("a", 1), ("c", 3), ("e", 5), ("ex", 6)]:
+        store.put(key, value)
+    store.flush()
+    store.put("b", 2)  # only in the cache
+    store.put("c", 30)  # newer in the cache
+    store.delete("e")  # deleted in the cache
+    assert list(store.all()) == [("a", 1), ("b", 2), ("c", 30), ("ex", 6)]
+    assert list(store.reverse_all()) == [("ex", 6), ("c", 30), ("b", 2), ("a", 1)]
+    assert list(store.range("b", "e")) == [("b", 2), ("c", 30)]
+    assert list(store.reverse_range("a", "c")) == [("c", 30), ("b", 2), ("a", 1)]
+    assert list(store.prefix_scan("e")) == [("ex", 6)]
+    assert store.put_if_absent("b", 9) == 2 and store.get("b") == 2
+
+
+def test_close_writes_what_is_left_and_none_keys_are_refused(
+        make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, below, flushed = cached_store(context)
+    with pytest.raises(StateStoreError, match="None keys"):
+        store.put(None, 1)
+    store.put("a", 1)
+    store.close()
+    assert flushed == []  # not forwarded: the processors are closed by then
+    assert [k for _, k, _, _ in context.changelog_writer.changes] == [b"a"]
+    assert not below.is_open
+
+
+# --------------------------------------------------------------------------- in topologies
+def counts(materialized: Materialized | None = None) -> Any:
+    s = serdes.String()
+    b = StreamsBuilder()
+    (b.stream("words", Consumed(key_serde=s, value_serde=s))
+     .group_by_key()
+     .count(materialized or Materialized(name="counts"))
+     .to_stream()
+     .to("out", Produced(key_serde=s, value_serde=serdes.Long())))
+    return b.build()
+
+
+def run_batch(topology: Any, config: dict[str, Any]) -> tuple[list[Any], list[Any], Any]:
+    """Words a, b, a as one batch, as a stream thread hands a task what it consumed (the
+    driver's pipe_input flushes the cache after every record)."""
+    with TopologyTestDriver(topology, {"application.id": "app", **config}) as d:
+        task = d._task_by_topic["words"]
+        task.add_records(("words", 0), [
+            _Message("words", 0, i, 10 + i, k.encode(), b"x", None) for i, k in enumerate("aba")])
+        d._drain()
+        s = serdes.String()
+        out = d.create_output_topic("out", s, serdes.Long()).read_records_to_list()
+        changelog = d.create_output_topic("app-counts-changelog").read_records_to_list()
+        return out, changelog, d.cache
+
+
+def test_a_count_forwards_each_key_once_per_flush() -> None:
+    out, changelog, cache = run_batch(counts(), {})
+    assert [(r.key, r.value, r.timestamp) for r in out] == [("b", 1, 11), ("a", 2, 12)]
+    assert len(changelog) == 2
+    assert cache.flushes >= 1
+
+
+@pytest.mark.parametrize("config, materialized", [
+    ({"statestore.cache.max.bytes": 0}, None),
+    ({}, Materialized(name="counts").with_caching_disabled()),
+    ({"statestore.cache.max.bytes": 1}, None),  # too small to hold anything: evicts at once
+])
+def test_without_a_cache_every_update_is_forwarded(config: dict[str, Any],
+                                                   materialized: Materialized | None) -> None:
+    out, changelog, _ = run_batch(counts(materialized), config)
+    assert [(r.key, r.value, r.timestamp) for r in out] == [("a", 1, 10), ("b", 1, 11), ("a", 2, 12)]
+    assert len(changelog) == 3
