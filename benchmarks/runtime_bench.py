@@ -521,8 +521,10 @@ def prepare_wordcount(bootstrap: str, n: int, tag: str) -> Workload:
         if got != dict(expected):
             wrong = sum(1 for w, c in expected.items() if got.get(w) != c)
             raise RuntimeError(f"{out}: {wrong} of {len(expected)} final counts differ")
-        if seen != total:
-            raise RuntimeError(f"{out}: {seen} outputs, expected one per word ({total})")
+        # the plain loop emits one count per word; streams' record cache folds a word's updates
+        # between commits into one record
+        if not len(expected) <= seen <= total:
+            raise RuntimeError(f"{out}: {seen} outputs, expected {len(expected)} to {total}")
         return f"{seen} outputs; final counts of all {len(expected)} words correct"
 
     return Workload("wordcount", topic, n, total, check)

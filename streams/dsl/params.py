@@ -84,7 +84,8 @@ class Materialized:
 
     ``store_type`` is ``"rocksdb"`` (persistent) or ``"in_memory"``; None follows
     ``default.dsl.store``. ``logging=False`` turns the changelog off; ``log_config`` adds topic
-    configs to it. ``caching`` is accepted for Kafka Streams compatibility (no record cache yet).
+    configs to it. ``caching`` puts the record cache in front of a key-value store (window and session stores
+    are not cached yet).
     ``retention_ms`` applies to window/session stores.
     """
 
@@ -125,11 +126,11 @@ class Materialized:
         return replace(self, logging=True, log_config=dict(config or {}))
 
     def with_caching_disabled(self) -> Materialized:
-        """Accepted for compatibility; streams forwards every update (no record cache yet)."""
+        """Forward and log every update at once instead of once per key per commit."""
         return replace(self, caching=False)
 
     def with_caching_enabled(self) -> Materialized:
-        """Accepted for compatibility; streams forwards every update (no record cache yet)."""
+        """Fold a key's updates in the record cache until commit (the default)."""
         return replace(self, caching=True)
 
     def with_store_type(self, store_type: str) -> Materialized:

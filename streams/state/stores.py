@@ -193,7 +193,8 @@ class _StoreBuilderBase(Generic[K, V, S]):
 
     The ``with_*`` methods change the builder and return it, for chaining (as in Kafka
     Streams); :meth:`with_default_serdes` returns a copy. Logging is enabled by default.
-    Caching is recorded but has no effect yet (there is no caching layer).
+    Caching is off by default; when enabled, a task puts the record cache
+    (``streams.state.cache``) in front of key-value stores; window and session stores ignore it.
     """
 
     #: Kind of store named in error messages, the factory that makes this builder, and the
@@ -248,7 +249,7 @@ class _StoreBuilderBase(Generic[K, V, S]):
 
     @property
     def caching_enabled(self) -> bool:
-        """Whether caching was requested (currently without effect)."""
+        """Whether a task puts the record cache in front of the built stores."""
         return self._caching_enabled
 
     def with_logging_enabled(self, config: dict[str, Any] | None = None) -> Self:
@@ -264,7 +265,7 @@ class _StoreBuilderBase(Generic[K, V, S]):
         return self
 
     def with_caching_enabled(self) -> Self:
-        """Request a record cache (no effect yet; see the class docstring)."""
+        """Put the record cache in front of the built stores (key-value stores only)."""
         self._caching_enabled = True
         return self
 
@@ -313,8 +314,8 @@ class KeyValueStoreBuilder(_StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
     Implements :class:`~streams.state.api.StoreBuilder`. The ``with_*`` methods change this
     builder and return it, for chaining (as in Kafka Streams). Logging is enabled by default.
 
-    Caching (``with_caching_enabled``) is recorded but has no effect yet: there is no caching
-    layer, so every write reaches the store (and the changelog) immediately.
+    Caching (``with_caching_enabled``): the task puts the record cache in front of the store,
+    so writes reach it (and the changelog) when the task commits or the cache is full.
 
     Serdes may be None while the topology is being described; the topology fills them from the
     ``default.key.serde`` / ``default.value.serde`` config through :meth:`with_default_serdes`.

@@ -209,3 +209,31 @@ def test_without_a_cache_every_update_is_forwarded(config: dict[str, Any],
     out, changelog, _ = run_batch(counts(materialized), config)
     assert [(r.key, r.value, r.timestamp) for r in out] == [("a", 1, 10), ("b", 1, 11), ("a", 2, 12)]
     assert len(changelog) == 3
+
+
+def test_a_processor_api_store_built_with_caching_is_written_behind() -> None:
+    from streams import Processor, Record, Topology
+    from streams.state.stores import Stores
+
+    s = serdes.String()
+
+    class Tally(Processor):
+        def init(self, context: Any) -> None:
+            super().init(context)
+            self.store = context.get_state_store("tally")
+
+        def process(self, record: Record) -> None:
+            for word in record.value.split():
+                self.store.put(word, (self.store.get(word) or 0) + 1)
+
+    topology = Topology()
+    topology.add_source("src", ["in"], key_serde=s, value_serde=s)
+    topology.add_processor("tally-node", Tally, "src")
+    topology.add_state_store(Stores.key_value_store_builder(
+        Stores.in_memory_key_value_store("tally"), s, serdes.Long()).with_caching_enabled(),
+        "tally-node")
+    with TopologyTestDriver(topology, {"application.id": "app"}) as d:
+        d.create_input_topic("in", s, s).pipe_input("k", "x y x x")
+        assert d.get_key_value_store("tally").get("x") == 3
+        changelog = d.create_output_topic("app-tally-changelog", s, serdes.Long())
+        assert changelog.read_key_values_to_list() == [("y", 1), ("x", 3)]
