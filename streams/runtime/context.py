@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from streams.processor.record import Record, RecordMetadata
 
 if TYPE_CHECKING:
     from streams.runtime.task import Task
+
+log = logging.getLogger("streams.processor")
 
 
 class TaskContext:
@@ -175,6 +178,15 @@ class NodeContext:
     def commit(self) -> None:
         """Request a commit after the current record."""
         self._shared.commit_requested = True
+
+    def record_dropped(self, reason: str, level: int = logging.WARNING) -> None:
+        """Count the record in flight as dropped (the task's ``dropped_records``) and log why,
+        naming this node and where the record came from: records are never dropped silently."""
+        self._shared.task.dropped_records += 1
+        shared = self._shared
+        log.log(level, "%s skipped a record because %s (task=%s, topic=%r, partition=%s, "
+                "offset=%s)", self.node_name, reason, shared.task_id, shared.topic,
+                shared.partition, shared.offset)
 
     def current_stream_time_ms(self) -> int:
         """The task's stream time (largest timestamp seen; -1 before any record)."""

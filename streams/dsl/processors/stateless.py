@@ -194,13 +194,13 @@ class BranchProcessor(_Base):
 
 def drop_record(context: Any, node: str, reason: str) -> None:
     """Log and count a record that an operator cannot process (never a silent drop)."""
-    shared = getattr(context, "_shared", None)
-    if shared is not None:
-        shared.task.dropped_records += 1
-    log.warning(
-        "%s skipped a record because %s (topic=%r, partition=%s, offset=%s)",
-        node, reason, context.topic, context.partition, context.offset,
-    )
+    record_dropped = getattr(context, "record_dropped", None)
+    if record_dropped is not None:
+        record_dropped(reason)
+        return
+    # a context other than the runtime's (a hand-made one in a test): log at least
+    log.warning("%s skipped a record because %s (topic=%r, partition=%s, offset=%s)",
+                node, reason, context.topic, context.partition, context.offset)
 
 
 _NO_KEY = object()  # outside process(): a punctuator may forward any key

@@ -22,9 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def _late(context: Any, node: str, detail: str) -> None:
-    shared = getattr(context, "_shared", None)
-    if shared is not None:
-        shared.task.dropped_records += 1
+    # late records are expected in normal operation: counted, logged at debug level only
+    record_dropped = getattr(context, "record_dropped", None)
+    if record_dropped is not None:
+        record_dropped(f"it is a late record ({detail})", logging.DEBUG)
+        return
     log.debug("%s skipped a late record (%s; topic=%r, partition=%s, offset=%s)", node, detail,
               context.topic, context.partition, context.offset)
 

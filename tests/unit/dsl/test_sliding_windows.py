@@ -426,7 +426,7 @@ def test_late_records_are_dropped_counted_and_logged(caplog: pytest.LogCaptureFi
     records = [("k", "100", 200), ("k", "0", 100), ("k", "1", 101), ("k", "2", 102),
                ("k", "3", 103), ("k", "4", 104), ("k", "5", 105), ("k", "6", 15),
                ("k", "101", 300), ("k", "102", 400)]
-    with caplog.at_level(logging.DEBUG, logger="streams.dsl.processors.windowed"):
+    with caplog.at_level(logging.DEBUG, logger="streams.processor"):
         out, drv = run(topo, records, 10)
     with drv:
         assert out == [

@@ -210,7 +210,7 @@ def test_grace_late_record_inside_grace_updates_beyond_is_dropped(store_type: st
 def test_hopping_record_late_for_one_window_still_updates_the_open_one(
         caplog: pytest.LogCaptureFixture) -> None:
     topo = time_app(TimeWindows.of_size_with_no_grace(10).advance_by(5), lambda w: w.count())
-    with caplog.at_level(logging.DEBUG, logger="streams.dsl.processors.windowed"):
+    with caplog.at_level(logging.DEBUG, logger="streams.processor"):
         out, d = run(topo, [("a", "x", 12), ("a", "x", 7)], tws(10))
     with d:
         assert out == [(W("a", 5, 15), 1, 12), (W("a", 10, 20), 1, 12),
