@@ -45,7 +45,7 @@ def _retention(store: str, materialized: Materialized, minimum: int) -> int:
 
 
 def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention: int,
-                  size: int, ks: Any, vs: Any) -> Any:
+                  size: int, ks: Any, vs: Any, caching: bool) -> Any:
     """The timestamped window store builder of a time or sliding windowed aggregation."""
     from streams.state.timestamped import TimestampedWindowStoreBuilder
     from streams.state.window_stores import in_memory_window_store, persistent_window_store
@@ -56,7 +56,7 @@ def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention
     else:
         supplier = persistent_window_store(name, retention, size)
     return TimestampedWindowStoreBuilder(supplier, ks, vs, logging=m.logging,
-                                         log_config=m.log_config)
+                                         log_config=m.log_config, caching=caching)
 
 
 class _FixedSizeWindowAggregations:
@@ -113,7 +113,8 @@ class TimeWindowedKStream(_FixedSizeWindowAggregations):
 
     def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
         retention = _retention(name, m, self.windows.retention_ms)
-        return _window_store(self._grouped, name, m, retention, self.windows.size_ms, ks, vs)
+        return _window_store(self._grouped, name, m, retention, self.windows.size_ms, ks, vs,
+                             m.caching)
 
     def _key_serde(self, ks: Any) -> Any:
         from streams.serdes.windowed import TimeWindowedSerde
@@ -253,7 +254,8 @@ class SlidingWindowedKStream(_FixedSizeWindowAggregations):
                 f"difference plus grace ({minimum} ms), which sliding windows need"
             )
         retention = minimum if m.retention_ms is None else m.retention_ms
-        return _window_store(self._grouped, name, m, retention, d, ks, vs)
+        # not cached: the sliding aggregation reads neighbouring windows on every record
+        return _window_store(self._grouped, name, m, retention, d, ks, vs, False)
 
     def _key_serde(self, ks: Any) -> Any:
         from streams.serdes.windowed import TimeWindowedSerde

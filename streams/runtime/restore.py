@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.errors import StateStoreError
+from streams.runtime.offsets import watermarks
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +77,16 @@ class ChangelogRestorer:
 
     def end_offset(self, topic: str, partition: int) -> int:
         """The changelog partition's current end (high watermark)."""
-        _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                          timeout=30, cached=False)
-        return int(high)
+        return watermarks(self._consumer, topic, partition)[1]
 
     def low_offset(self, topic: str, partition: int) -> int:
         """The changelog partition's first available offset."""
-        low, _high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                          timeout=30, cached=False)
-        return int(low)
+        return watermarks(self._consumer, topic, partition)[0]
 
     def add(self, task: Any, store: str, topic: str, partition: int, checkpoint: int | None,
             restore: Callable[[list[tuple[bytes, bytes | None]]], None]) -> bool:
         """Start restoring ``store`` of ``task``; returns False when there is nothing to read."""
-        low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                         timeout=30, cached=False)
+        low, high = watermarks(self._consumer, topic, partition)
         start = low if checkpoint is None else max(int(checkpoint), int(low))
         if checkpoint is not None and checkpoint > high:
             log.warning("%s: checkpoint %d of %s-%d is past its end %d; restoring from the start",

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from streams.errors import StateStoreError
 from streams.state.api import RestoreCallback
-from streams.state.cache import CachingKeyValueStore, ThreadCache
+from streams.state.cache import CachingKeyValueStore, CachingWindowStore, ThreadCache
 from streams.state.typed import KeyValueStore
+from streams.state.windowed import WindowStore
 
 if TYPE_CHECKING:
     from streams.runtime.collector import RecordCollector
@@ -92,7 +93,7 @@ class TaskStateManager:
         self._default_serdes = default_serdes
         self._cache = cache if cache is not None and cache.max_bytes > 0 else None
         #: the stores with a record cache in front, in topology order (upstream first)
-        self.caching: list[CachingKeyValueStore] = []
+        self.caching: list[CachingKeyValueStore | CachingWindowStore] = []
 
     def task_dir(self) -> Path | None:
         """``<state.dir>/<application.id>/<task id>``, created on first use."""
@@ -118,10 +119,13 @@ class TaskStateManager:
                 raise StateStoreError(
                     f"state store {name!r} of task {self.shared.task_id} failed to open: {exc}"
                 ) from exc
-            if (self._cache is not None and getattr(builder, "caching_enabled", False)
-                    and type(store) is KeyValueStore):
-                store = CachingKeyValueStore(store, self._cache, self.shared)
-                self.caching.append(store)
+            if self._cache is not None and getattr(builder, "caching_enabled", False):
+                if type(store) is KeyValueStore:
+                    store = CachingKeyValueStore(store, self._cache, self.shared)
+                    self.caching.append(store)
+                elif type(store) is WindowStore and not store.retain_duplicates:
+                    store = CachingWindowStore(store, self._cache, self.shared)
+                    self.caching.append(store)
             self.stores[name] = store
 
     def flush_caches(self) -> None:

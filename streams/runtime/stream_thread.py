@@ -19,8 +19,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
-from streams.errors import StreamsError
 from streams.runtime.lags import FetchedLags
+from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
 from streams.runtime.task_manager import TaskManager
@@ -203,12 +203,7 @@ class StreamThread(threading.Thread):
         for tp in committed:
             reset = overrides.get(tp.topic)
             if tp.topic in multi:
-                marks = consumer.get_watermark_offsets(
-                    TopicPartition(tp.topic, tp.partition), timeout=30, cached=False)
-                if marks is None:
-                    raise StreamsError(f"{self.name}: could not read the offsets of "
-                                       f"{tp.topic}-{tp.partition} within 30 s")
-                low, high = marks
+                low, high = watermarks(consumer, tp.topic, tp.partition)
                 if tp.offset < low or tp.offset > high:  # none committed, or out of range
                     tp.offset = low if (reset or default_reset) == "earliest" else high
                 starts[(tp.topic, tp.partition)] = tp.offset

@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 #: (timestamp, offset, partition, topic) the same way
 ENTRY_OVERHEAD = 64
 
-#: ``listener(key, new_value, old_value)`` with the task's record context set to the flushed
-#: update's; values are freshly deserialized (None: deleted / absent)
-FlushListener = Callable[[Any, Any, Any], None]
-
 
 class ThreadCache:
     """The cache budget of one stream thread, shared by its tasks' caching stores."""
@@ -67,25 +63,25 @@ class _Entry:
         self.offset: int | None = None
 
 
-class CachingKeyValueStore:
-    """A typed key-value store with a write-back cache in front of it.
+class _CachingStore:
+    """What the key-value and window caching stores share: entries in LRU order, dirty keys
+    in last-update order, the thread's budget, and flushing with the record context restored.
 
-    Wraps an initialized :class:`~streams.state.typed.KeyValueStore` and offers the same
-    methods. Reads see the cache first; scans merge the cache into the store's own order.
-    ``record_context`` is the task's context (``topic``, ``partition``, ``offset``,
-    ``timestamp``, ``headers`` attributes): an entry remembers the one it was written in, and
-    it is restored around each flushed entry so downstream processors and the changelog see
-    the update's own.
+    A cache key is the store key's bytes (key-value) or ``(key bytes, window start)``
+    (windows); subclasses say how one is written below and handed to the listener.
     """
+
+    #: keep flushed entries for reads (a window store may expire them, so it does not)
+    _keep_clean = True
 
     def __init__(self, store: Any, cache: ThreadCache, record_context: Any) -> None:
         self._store = store
         self._cache = cache
         self._ctx = record_context
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         # dirty keys, oldest update first: the order they are flushed (and forwarded) in
-        self._dirty: dict[bytes, None] = {}
-        self._listener: FlushListener | None = None
+        self._dirty: dict[Any, None] = {}
+        self._listener: Callable[..., None] | None = None
         self._flushing = False
 
     # -- the typed store's face ------------------------------------------------------------
@@ -134,13 +130,12 @@ class CachingKeyValueStore:
         """Entries written since the last flush."""
         return len(self._dirty)
 
-    def set_flush_listener(self, listener: FlushListener) -> bool:
+    def set_flush_listener(self, listener: Callable[..., None]) -> bool:
         """Call ``listener`` for every dirty entry when it is flushed; returns True (the store
         caches, so the caller should forward from the listener, not on every write)."""
         self._listener = listener
         return True
 
-    # -- reads -------------------------------------------------------------------------------
     def _key_bytes(self, key: Any) -> bytes:
         store = self._store
         data = store._kse(store._topic, key)
@@ -148,40 +143,16 @@ class CachingKeyValueStore:
             raise StateStoreError(f"state store {self.name!r} does not accept None keys")
         return data
 
-    def get(self, key: Any) -> Any:
-        """The value under ``key``: the cached one, else the store's."""
-        store = self._store
-        data = store._kse(store._topic, key)
-        if data is None:
-            return None
-        entry = self._entries.get(data)
-        if entry is not None:
-            self._entries.move_to_end(data)
-            return store._vde(store._topic, entry.raw)
-        return store._vde(store._topic, store._get(data))
-
-    def approximate_num_entries(self) -> int:
-        """The store's count; entries only in the cache are not counted until flushed."""
-        return int(self._store.approximate_num_entries())
-
     # -- writes ------------------------------------------------------------------------------
-    def put(self, key: Any, value: Any) -> None:
-        """Cache ``value`` under ``key`` (None deletes) until the next flush."""
-        store = self._store
-        topic = store._topic
-        data = store._kse(topic, key)
-        if data is None:
-            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
-        raw = store._vse(topic, value)
-        size = len(data) + (len(raw) if raw is not None else 0) + ENTRY_OVERHEAD
+    def _cache_put(self, ckey: Any, raw: bytes | None, size: int) -> None:
         entries = self._entries
         cache = self._cache
-        entry = entries.get(data)
+        entry = entries.get(ckey)
         if entry is None:
-            entry = entries[data] = _Entry(raw, size)
+            entry = entries[ckey] = _Entry(raw, size)
             cache.size += size
         else:
-            entries.move_to_end(data)
+            entries.move_to_end(ckey)
             cache.size += size - entry.size
             entry.raw, entry.size = raw, size
         ctx = self._ctx
@@ -192,41 +163,29 @@ class CachingKeyValueStore:
         entry.offset = ctx.offset
         dirty = self._dirty
         if entry.dirty:
-            del dirty[data]  # re-added at the end: flushed in the order of last update
+            del dirty[ckey]  # re-added at the end: flushed in the order of last update
         entry.dirty = True
-        dirty[data] = None
+        dirty[ckey] = None
         if cache.size > cache.max_bytes:
             self._evict()
 
-    def put_if_absent(self, key: Any, value: Any) -> Any:
-        """Store ``value`` only if ``key`` has no value; return the value that was there."""
-        old = self.get(key)
-        if old is None:
-            self.put(key, value)
-        return old
-
-    def put_all(self, entries: Iterable[tuple[Any, Any]]) -> None:
-        """``put`` every (key, value) pair, in order."""
-        for key, value in entries:
-            self.put(key, value)
-
-    def delete(self, key: Any) -> Any:
-        """Delete ``key``; return its old value."""
-        old = self.get(key)
-        self.put(key, None)
-        return old
+    def _cached(self, ckey: Any) -> _Entry | None:
+        entry = self._entries.get(ckey)
+        if entry is not None:
+            self._entries.move_to_end(ckey)
+        return entry
 
     # -- flushing ----------------------------------------------------------------------------
     def _evict(self) -> None:
         entries, cache = self._entries, self._cache
         while cache.size > cache.max_bytes and entries:
-            data, entry = entries.popitem(last=False)
+            ckey, entry = entries.popitem(last=False)
             cache.size -= entry.size
             if entry.dirty:
-                del self._dirty[data]
+                del self._dirty[ckey]
                 entry.dirty = False
                 cache.evictions += 1
-                self._write([(data, entry)])
+                self._write([(ckey, entry)])
 
     def flush_cache(self) -> bool:
         """Hand every dirty entry to the store below (and the listener); True if there were
@@ -234,38 +193,49 @@ class CachingKeyValueStore:
         if not self._dirty or self._flushing:
             return False
         entries = self._entries
-        batch = [(data, entries[data]) for data in self._dirty]
+        batch = [(ckey, entries[ckey]) for ckey in self._dirty]
         self._dirty.clear()
         for _, entry in batch:
             entry.dirty = False
+        if not self._keep_clean:
+            for ckey, entry in batch:
+                del entries[ckey]
+                self._cache.size -= entry.size
         self._cache.flushes += 1
         self._write(batch)
         return True
 
-    def _write(self, batch: list[tuple[bytes, _Entry]]) -> None:
-        store = self._store
-        put, get, kde, vde, topic = store._put, store._get, store._kde, store._vde, store._topic
+    def _write(self, batch: list[tuple[Any, _Entry]]) -> None:
         listener = self._listener
         ctx = self._ctx
         saved = (ctx.topic, ctx.partition, ctx.offset, ctx.timestamp, ctx.headers)
         self._flushing = True
         try:
-            for data, entry in batch:
+            for ckey, entry in batch:
                 ctx.topic, ctx.partition, ctx.offset = entry.topic, entry.partition, entry.offset
                 ctx.timestamp, ctx.headers = entry.timestamp, entry.headers
-                if listener is None:
-                    put(data, entry.raw)
-                    continue
                 raw = entry.raw
-                old_raw = get(data)
-                put(data, raw)
+                if listener is None:
+                    self._write_below(ckey, raw)
+                    continue
+                old_raw = self._read_below(ckey)
+                self._write_below(ckey, raw)
                 if raw is None and old_raw is None:
                     continue  # deleting what was never there: nothing to tell downstream
-                listener(kde(topic, data), None if raw is None else vde(topic, raw),
-                         None if old_raw is None else vde(topic, old_raw))
+                self._notify(listener, ckey, raw, old_raw)
         finally:
             self._flushing = False
             ctx.topic, ctx.partition, ctx.offset, ctx.timestamp, ctx.headers = saved
+
+    def _read_below(self, ckey: Any) -> bytes | None:
+        raise NotImplementedError
+
+    def _write_below(self, ckey: Any, raw: bytes | None) -> None:
+        raise NotImplementedError
+
+    def _notify(self, listener: Callable[..., None], ckey: Any, raw: bytes | None,
+                old_raw: bytes | None) -> None:
+        raise NotImplementedError
 
     def flush(self) -> None:
         """Flush the cache, then the store below."""
@@ -297,6 +267,77 @@ class CachingKeyValueStore:
         self._entries.clear()
         self._store.close()
 
+
+class CachingKeyValueStore(_CachingStore):
+    """A typed key-value store with a write-back cache in front of it.
+
+    Wraps an initialized :class:`~streams.state.typed.KeyValueStore` and offers the same
+    methods. Reads see the cache first; scans merge the cache into the store's own order.
+    ``record_context`` is the task's context (``topic``, ``partition``, ``offset``,
+    ``timestamp``, ``headers`` attributes): an entry remembers the one it was written in, and
+    it is restored around each flushed entry so downstream processors and the changelog see
+    the update's own. The flush listener is called as ``listener(key, new, old)``.
+    """
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, key: Any) -> Any:
+        """The value under ``key``: the cached one, else the store's."""
+        store = self._store
+        data = store._kse(store._topic, key)
+        if data is None:
+            return None
+        entry = self._cached(data)
+        if entry is not None:
+            return store._vde(store._topic, entry.raw)
+        return store._vde(store._topic, store._get(data))
+
+    def approximate_num_entries(self) -> int:
+        """The store's count; entries only in the cache are not counted until flushed."""
+        return int(self._store.approximate_num_entries())
+
+    # -- writes ------------------------------------------------------------------------------
+    def put(self, key: Any, value: Any) -> None:
+        """Cache ``value`` under ``key`` (None deletes) until the next flush."""
+        store = self._store
+        topic = store._topic
+        data = store._kse(topic, key)
+        if data is None:
+            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
+        raw = store._vse(topic, value)
+        self._cache_put(data, raw, len(data) + (len(raw) if raw is not None else 0)
+                        + ENTRY_OVERHEAD)
+
+    def put_if_absent(self, key: Any, value: Any) -> Any:
+        """Store ``value`` only if ``key`` has no value; return the value that was there."""
+        old = self.get(key)
+        if old is None:
+            self.put(key, value)
+        return old
+
+    def put_all(self, entries: Iterable[tuple[Any, Any]]) -> None:
+        """``put`` every (key, value) pair, in order."""
+        for key, value in entries:
+            self.put(key, value)
+
+    def delete(self, key: Any) -> Any:
+        """Delete ``key``; return its old value."""
+        old = self.get(key)
+        self.put(key, None)
+        return old
+
+    def _read_below(self, ckey: Any) -> bytes | None:
+        return self._store._get(ckey)
+
+    def _write_below(self, ckey: Any, raw: bytes | None) -> None:
+        self._store._put(ckey, raw)
+
+    def _notify(self, listener: Callable[..., None], ckey: Any, raw: bytes | None,
+                old_raw: bytes | None) -> None:
+        store = self._store
+        topic = store._topic
+        listener(store._kde(topic, ckey), None if raw is None else store._vde(topic, raw),
+                 None if old_raw is None else store._vde(topic, old_raw))
+
     # -- scans -------------------------------------------------------------------------------
     def _merged(self, items: Iterator[tuple[Any, Any]], low: bytes | None, high: bytes | None,
                 reverse: bool, prefix: bytes | None = None) -> Iterator[tuple[Any, Any]]:
@@ -305,6 +346,8 @@ class CachingKeyValueStore:
         kse, kde, vde, topic = store._kse, store._kde, store._vde, store._topic
         cached = []
         for data, entry in list(self._entries.items()):
+            if not entry.dirty:  # a clean entry holds what the store holds
+                continue
             if low is not None and data < low:
                 continue
             if high is not None and data > high:
@@ -367,3 +410,166 @@ class CachingKeyValueStore:
 
     def __repr__(self) -> str:
         return f"CachingKeyValueStore({self._store!r})"
+
+
+class CachingWindowStore(_CachingStore):
+    """A typed window store with a write-back cache in front of it (Kafka Streams'
+    CachingWindowStore); see :class:`CachingKeyValueStore`.
+
+    Cache keys are ``(key bytes, window start)``. Reads and scans see the cache first; scans
+    keep the store's order (one key: by window start; several keys: segment by segment, then
+    key bytes, then start). The flush listener is called as ``listener(key, window_start, new,
+    old)``.
+    """
+
+    _keep_clean = False
+
+    def __init__(self, store: Any, cache: ThreadCache, record_context: Any) -> None:
+        super().__init__(store, cache, record_context)
+        interval = getattr(store.inner, "segment_interval_ms", None)
+        # stores without segments order several keys by key bytes, then start
+        self._interval: int = interval if isinstance(interval, int) and interval > 0 else 1 << 62
+
+    @property
+    def window_size_ms(self) -> int:
+        """Size of the windows."""
+        return int(self._store.window_size_ms)
+
+    @property
+    def retention_ms(self) -> int:
+        """How long windows are kept after their start, in stream time."""
+        return int(self._store.retention_ms)
+
+    @property
+    def retain_duplicates(self) -> bool:
+        """Always False: stores that keep duplicates are not cached."""
+        return False
+
+    # -- point operations --------------------------------------------------------------------
+    def put(self, key: Any, value: Any, window_start_timestamp: int) -> None:
+        """Cache ``value`` for ``key``'s window (None deletes it) until the next flush."""
+        data = self._key_bytes(key)
+        raw = self._store._vse(self._store._topic, value)
+        self._cache_put((data, window_start_timestamp), raw,
+                        len(data) + 8 + (len(raw) if raw is not None else 0) + ENTRY_OVERHEAD)
+
+    def get(self, key: Any, window_start_timestamp: int) -> Any:
+        """The value of ``key``'s window starting at ``window_start_timestamp``, or None."""
+        store = self._store
+        data = store._kse(store._topic, key)
+        if data is None:
+            return None
+        entry = self._cached((data, window_start_timestamp))
+        raw = entry.raw if entry is not None else store._get(data, window_start_timestamp)
+        return store._vde(store._topic, raw)
+
+    def _read_below(self, ckey: Any) -> bytes | None:
+        return self._store._get(ckey[0], ckey[1])
+
+    def _write_below(self, ckey: Any, raw: bytes | None) -> None:
+        self._store._put(ckey[0], raw, ckey[1])
+
+    def _notify(self, listener: Callable[..., None], ckey: Any, raw: bytes | None,
+                old_raw: bytes | None) -> None:
+        store = self._store
+        topic = store._topic
+        listener(store._kde(topic, ckey[0]), ckey[1],
+                 None if raw is None else store._vde(topic, raw),
+                 None if old_raw is None else store._vde(topic, old_raw))
+
+    # -- scans -------------------------------------------------------------------------------
+    def _one_key(self, data: bytes, items: Iterable[tuple[int, bytes]], time_from: int,
+                 time_to: int, reverse: bool) -> Iterator[tuple[int, bytes]]:
+        cached = {start: entry.raw for (key, start), entry in list(self._entries.items())
+                  if entry.dirty and key == data and time_from <= start <= time_to}
+        if not cached:
+            yield from items
+            return
+        merged = {start: raw for start, raw in items if start not in cached}
+        merged.update(cached)
+        for start in sorted(merged, reverse=reverse):
+            raw = merged[start]
+            if raw is not None:
+                yield start, raw
+
+    def _many_keys(self, items: Iterable[tuple[bytes, int, bytes]], low: bytes | None,
+                   high: bytes | None, time_from: int | None, time_to: int | None,
+                   reverse: bool) -> Iterator[tuple[bytes, int, bytes]]:
+        cached = {}
+        for (key, start), entry in list(self._entries.items()):
+            if entry.dirty and ((low is None or key >= low) and (high is None or key <= high)
+                    and (time_from is None or start >= time_from)
+                    and (time_to is None or start <= time_to)):
+                cached[(key, start)] = entry.raw
+        if not cached:
+            yield from items
+            return
+        interval = self._interval
+        merged = {(key, start): raw for key, start, raw in items if (key, start) not in cached}
+        merged.update(cached)
+        for key, start in sorted(merged, key=lambda c: (c[1] // interval, c[0], c[1]),
+                                 reverse=reverse):
+            raw = merged[(key, start)]
+            if raw is not None:
+                yield key, start, raw
+
+    def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
+        """``(window start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
+        store = self._store
+        data = self._key_bytes(key)
+        return store._values(self._one_key(
+            data, store._fetch(data, time_from, time_to), time_from, time_to, False))
+
+    def backward_fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
+        """Like :meth:`fetch`, latest window first."""
+        store = self._store
+        data = self._key_bytes(key)
+        return store._values(self._one_key(
+            data, store._inner.backward_fetch(data, time_from, time_to), time_from, time_to,
+            True))
+
+    def fetch_range(self, key_from: Any, key_to: Any, time_from: int,
+                    time_to: int) -> Iterator[tuple[Any, Any]]:
+        """Windows of the keys in ``[key_from, key_to]`` starting in ``[time_from, time_to]``."""
+        store = self._store
+        low, high = store._bound(key_from), store._bound(key_to)
+        return store._windowed(self._many_keys(
+            store._inner.fetch_range(low, high, time_from, time_to), low, high, time_from,
+            time_to, False))
+
+    def backward_fetch_range(self, key_from: Any, key_to: Any, time_from: int,
+                             time_to: int) -> Iterator[tuple[Any, Any]]:
+        """Like :meth:`fetch_range`, in reverse order."""
+        store = self._store
+        low, high = store._bound(key_from), store._bound(key_to)
+        return store._windowed(self._many_keys(
+            store._inner.backward_fetch_range(low, high, time_from, time_to), low, high,
+            time_from, time_to, True))
+
+    def fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Any, Any]]:
+        """Every window starting in ``[time_from, time_to]``."""
+        store = self._store
+        return store._windowed(self._many_keys(
+            store._inner.fetch_all(time_from, time_to), None, None, time_from, time_to, False))
+
+    def backward_fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Any, Any]]:
+        """Like :meth:`fetch_all`, in reverse order."""
+        store = self._store
+        return store._windowed(self._many_keys(
+            store._inner.backward_fetch_all(time_from, time_to), None, None, time_from,
+            time_to, True))
+
+    def all(self) -> Iterator[tuple[Any, Any]]:
+        """Every live window."""
+        store = self._store
+        return store._windowed(self._many_keys(
+            store._inner.all(), None, None, None, None, False))
+
+    def backward_all(self) -> Iterator[tuple[Any, Any]]:
+        """Every live window, in reverse order."""
+        store = self._store
+        return store._windowed(self._many_keys(
+            store._inner.backward_all(), None, None, None, None, True))
+
+    def __repr__(self) -> str:
+        return f"CachingWindowStore({self._store!r})"

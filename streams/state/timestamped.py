@@ -221,7 +221,8 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
         return windowed_changelog_config(int(self.supplier.retention_ms), self._log_config)
 
     def _copy(self, **kw: Any) -> TimestampedWindowStoreBuilder:
-        args = {"logging": self._logging, "log_config": self._log_config, **kw}
+        args = {"logging": self._logging, "log_config": self._log_config,
+                "caching": self._caching, **kw}
         key = args.pop("key_serde", self.key_serde)
         value = args.pop("value_serde", self.value_serde)
         return TimestampedWindowStoreBuilder(self.supplier, key, value, **args)

@@ -217,6 +217,11 @@ class ChangeLoggingWindowStore(_ChangeLoggingBase[WindowBytesStore]):
         """Whether the wrapped store retains duplicates."""
         return self._inner.retain_duplicates
 
+    @property
+    def segment_interval_ms(self) -> int | None:
+        """The wrapped store's segment width (None if it has no segments)."""
+        return getattr(self._inner, "segment_interval_ms", None)
+
     def put(self, key: bytes, value: bytes | None, window_start: int) -> bytes | None:
         """Write through to the wrapped store, then log the change it made (if any)."""
         store_key = self._put(key, value, window_start)

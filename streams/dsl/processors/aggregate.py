@@ -36,7 +36,10 @@ class _StoreBase(_Base):
         super().init(context)
         self.store = context.get_state_store(self.store_name)
         register = getattr(self.store, "set_flush_listener", None)
-        self.eager = not (register is not None and register(self._flushed))
+        self.eager = not (register is not None and register(self._flush_listener()))
+
+    def _flush_listener(self) -> Callable[..., None]:
+        return self._flushed
 
     def _flushed(self, key: Any, new: ValueAndTimestamp | None,
                  old: ValueAndTimestamp | None) -> None:

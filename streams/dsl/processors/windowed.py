@@ -47,9 +47,21 @@ class _WindowedAggregateBase(_StoreBase):
 
 
 class TimeWindowAggregateProcessor(_WindowedAggregateBase):
-    """count/reduce/aggregate over TimeWindows; forwards ``Windowed`` keys with Change values."""
+    """count/reduce/aggregate over TimeWindows; forwards ``Windowed`` keys with Change values
+    (from the record cache's flushes when the store is cached)."""
 
     windows: TimeWindows
+
+    def _flush_listener(self) -> Callable[..., None]:
+        return self._window_flushed
+
+    def _window_flushed(self, key: Any, start: int, new: ValueAndTimestamp | None,
+                        old: ValueAndTimestamp | None) -> None:
+        ctx = self.context
+        self.forward(Record(Windowed(key, TimeWindow(start, start + self.windows.size_ms)),
+                            Change(None if new is None else new.value,
+                                   None if old is None else old.value),
+                            ctx.timestamp if new is None else new.timestamp, ctx.headers))
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
@@ -82,8 +94,9 @@ class TimeWindowAggregateProcessor(_WindowedAggregateBase):
                     new = (self.aggregator(key, value, old_value) if self.with_key
                            else self.aggregator(value, old_value))
             store.put(key, ValueAndTimestamp(new, new_ts), start)
-            self.forward(Record(Windowed(key, TimeWindow(start, end)), Change(new, old_value),
-                                new_ts, record.headers))
+            if self.eager:
+                self.forward(Record(Windowed(key, TimeWindow(start, end)), Change(new, old_value),
+                                    new_ts, record.headers))
 
 
 class SessionWindowAggregateProcessor(_WindowedAggregateBase):

@@ -264,10 +264,15 @@ def stable_assignment(workers: list[Worker], all_tasks: set[str]) -> dict[str, s
     return shares if union == all_tasks else None
 
 
+#: ``streams run`` settings that turn the record cache off, for tests that check every update
+NO_CACHE = ("-s", "statestore.cache.max.bytes=0")
+
+
 def start_example_worker(name: str, app_spec: str, app_id: str, bootstrap: str, tmp_path: Path,
-                         env_overrides: dict[str, str], state_dir: Path | None = None) -> Worker:
+                         env_overrides: dict[str, str], state_dir: Path | None = None,
+                         extra: tuple[str, ...] = ()) -> Worker:
     """One ``streams run <app_spec>`` process for an example app, logging to a file; the
-    example's topic names come from ``env_overrides``."""
+    example's topic names come from ``env_overrides``; ``extra`` adds CLI arguments."""
     log = tmp_path / f"worker-{name}.log"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("STREAMS_") or k in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE")}
@@ -278,7 +283,7 @@ def start_example_worker(name: str, app_spec: str, app_id: str, bootstrap: str, 
         "--bootstrap-servers", bootstrap, "--application-id", app_id,
         "--state-dir", str(state_dir or tmp_path / f"state-{name}"), "--shutdown-timeout", "30",
         "-s", "commit.interval.ms=200", "-s", "consumer.session.timeout.ms=6000",
-        "-s", "consumer.heartbeat.interval.ms=1000", "-s", "poll.ms=50",
+        "-s", "consumer.heartbeat.interval.ms=1000", "-s", "poll.ms=50", *extra,
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -13,10 +13,16 @@ from conftest import BigEndianLong, FakeContext, Utf8
 
 from streams import Consumed, Materialized, Produced, StreamsBuilder, serdes
 from streams.errors import StateStoreError
-from streams.state.cache import ENTRY_OVERHEAD, CachingKeyValueStore, ThreadCache
+from streams.state.cache import (
+    ENTRY_OVERHEAD,
+    CachingKeyValueStore,
+    CachingWindowStore,
+    ThreadCache,
+)
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.memory import InMemoryKeyValueStore
 from streams.state.typed import KeyValueStore
+from streams.state.windowed import ChangeLoggingWindowStore, WindowStore
 from streams.testing import TopologyTestDriver
 from streams.testing.driver import _Message
 
@@ -237,3 +243,106 @@ def test_a_processor_api_store_built_with_caching_is_written_behind() -> None:
         assert d.get_key_value_store("tally").get("x") == 3
         changelog = d.create_output_topic("app-tally-changelog", s, serdes.Long())
         assert changelog.read_key_values_to_list() == [("y", 1), ("x", 3)]
+
+
+# --------------------------------------------------------------------------- window stores
+def cached_window_store(context: FakeContext, segment_ms: int = 100,
+                        ) -> tuple[CachingWindowStore, WindowStore[str, int], list[Any]]:
+    from streams.state.window import InMemoryWindowStore
+
+    context.topic, context.partition, context.offset, context.headers = None, None, None, None
+    typed: WindowStore[str, int] = WindowStore(ChangeLoggingWindowStore(
+        InMemoryWindowStore("wins", 10_000, 10, segment_interval_ms=segment_ms)),
+        Utf8(), BigEndianLong())
+    typed.init(context)
+    store = CachingWindowStore(typed, ThreadCache(1 << 20), context)
+    flushed: list[Any] = []
+    store.set_flush_listener(
+        lambda k, start, new, old: flushed.append((k, start, new, old, context.timestamp)))
+    return store, typed, flushed
+
+
+def test_window_writes_stay_cached_and_flush_once_per_window(
+        make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, below, flushed = cached_window_store(context)
+    at(context, 5, 0)
+    store.put("a", 1, 0)
+    at(context, 7, 1)
+    store.put("a", 2, 0)
+    store.put("a", 1, 10)
+    assert store.get("a", 0) == 2 and below.get("a", 0) is None
+    store.flush()
+    assert flushed == [("a", 0, 2, None, 7), ("a", 10, 1, None, 7)]
+    assert below.get("a", 0) == 2 and store.cached_entries == 0  # not kept: windows expire
+    store.put("a", 3, 0)
+    store.flush()
+    assert flushed[-1] == ("a", 0, 3, 2, 7)
+
+
+def test_window_scans_merge_the_cache_in_the_stores_order(
+        make_context: Callable[..., FakeContext]) -> None:
+    context = make_context()
+    store, below, _ = cached_window_store(context, segment_ms=100)
+    for key, start, value in [("b", 0, 1), ("a", 150, 2), ("b", 160, 3)]:
+        below.put(key, value, start)
+    store.put("a", 20, 10)     # only cached, segment 0
+    store.put("b", 30, 160)    # newer than the store's
+    store.put("c", 4, 200)     # only cached, segment 2
+    expected_all = [(W("a", 10), 20), (W("b", 0), 1), (W("a", 150), 2), (W("b", 160), 30),
+                    (W("c", 200), 4)]
+    assert list(store.all()) == expected_all
+    assert list(store.backward_all()) == expected_all[::-1]
+    assert list(store.fetch_all(10, 160)) == [(W("a", 10), 20), (W("a", 150), 2),
+                                              (W("b", 160), 30)]
+    assert list(store.fetch_range("a", "b", 0, 150)) == expected_all[:3]
+    assert list(store.fetch("b", 0, 1000)) == [(0, 1), (160, 30)]
+    assert list(store.backward_fetch("a", 0, 1000)) == [(150, 2), (10, 20)]
+    store.put("b", None, 0)  # a cached deletion hides the stored window
+    assert list(store.fetch("b", 0, 1000)) == [(160, 30)]
+    # after the flush the store alone gives the same answers
+    store.flush()
+    assert list(below.all()) == [(W("a", 10), 20), (W("a", 150), 2), (W("b", 160), 30),
+                                 (W("c", 200), 4)]
+
+
+def W(key: str, start: int) -> Any:
+    from streams.state.windowed import TimeWindow, Windowed
+
+    return Windowed(key, TimeWindow(start, start + 10))
+
+
+def windowed_counts(materialized: Materialized) -> Any:
+    from streams import TimeWindows
+    from streams.serdes import TimeWindowedSerde
+
+    s = serdes.String()
+    b = StreamsBuilder()
+    (b.stream("words", Consumed(key_serde=s, value_serde=s))
+     .group_by_key()
+     .windowed_by(TimeWindows.of_size_and_grace(100, 100))
+     .count(materialized)
+     .to_stream()
+     .to("out", Produced(key_serde=TimeWindowedSerde(s, 100), value_serde=serdes.Long())))
+    return b.build()
+
+
+@pytest.mark.parametrize("caching", [True, False])
+def test_a_windowed_count_forwards_each_window_once_per_flush(caching: bool) -> None:
+    from streams.serdes import TimeWindowedSerde
+
+    with TopologyTestDriver(windowed_counts(Materialized(name="counts", caching=caching)),
+                            {"application.id": "app"}) as d:
+        task = d._task_by_topic["words"]
+        task.add_records(("words", 0), [
+            _Message("words", 0, i, ts, k.encode(), b"x", None)
+            for i, (k, ts) in enumerate([("a", 10), ("b", 20), ("a", 30), ("a", 120)])])
+        d._drain()
+        out = d.create_output_topic("out", TimeWindowedSerde(serdes.String(), 100),
+                                    serdes.Long()).read_records_to_list()
+        got = [(r.key.key, r.key.window.start, r.value, r.timestamp) for r in out]
+        assert dict(d.get_window_store("counts").fetch("a", 0, 200)) == {0: 2, 100: 1}
+    if caching:
+        assert got == [("b", 0, 1, 20), ("a", 0, 2, 30), ("a", 100, 1, 120)]
+    else:
+        assert got == [("a", 0, 1, 10), ("b", 0, 1, 20), ("a", 0, 2, 30), ("a", 100, 1, 120)]
