@@ -3,8 +3,8 @@
 The result is a KTable keyed by :class:`~streams.state.windowed.Windowed` keys; its
 ``to_stream()`` writes them with :class:`~streams.serdes.TimeWindowedSerde` /
 :class:`~streams.serdes.SessionWindowedSerde` keys unless a Produced serde says otherwise.
-Updates are emitted for every record (as Kafka Streams with caching off: window and session
-stores have no record cache yet).
+Time-window aggregations forward through the record cache (one update per window per commit);
+session and sliding windows forward every update (their stores are not cached yet).
 """
 
 from __future__ import annotations
