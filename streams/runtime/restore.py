@@ -76,7 +76,9 @@ class ChangelogRestorer:
         return not self._active
 
     def end_offset(self, topic: str, partition: int) -> int:
-        """The changelog partition's current end (high watermark)."""
+        """The changelog partition's current end: the high watermark, or under exactly-once
+        (a ``read_committed`` restore consumer) the end of the committed data, so a crashed
+        writer's open transaction is not waited for."""
         return watermarks(self._consumer, topic, partition)[1]
 
     def low_offset(self, topic: str, partition: int) -> int:

@@ -136,6 +136,10 @@ class StreamThread(threading.Thread):
         )
         if self.eos:
             pcfg["transactional.id"] = f"{self.app_id}-{self.client_id}-{self.index}"
+            # Kafka Streams' exactly-once default (librdkafka's is 60 s): a crashed thread's open
+            # transaction blocks read_committed readers of what it wrote, its own repartition
+            # topics included, until the broker aborts it after this long
+            pcfg.setdefault("transaction.timeout.ms", 10_000)
         collector_box: list[KafkaRecordCollector] = []
         pcfg["on_delivery"] = lambda err, msg: collector_box[0].on_delivery(err, msg)
         self.producer = Producer(pcfg)

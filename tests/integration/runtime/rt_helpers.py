@@ -302,3 +302,19 @@ def committed(bootstrap: str, group: str, topic: str, ends: dict[int, int]) -> b
         return False
     offsets = {tp.partition: tp.offset for tp in result.topic_partitions}
     return all(offsets.get(p, -1) >= end for p, end in ends.items() if end > 0)
+
+
+def committed_and_ends(bootstrap: str, group: str, topic: str,
+                       partitions: int) -> tuple[list[int], list[int]]:
+    """(committed offset of ``group``, end offset) per partition of ``topic``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False, "logger": clients._quiet_logger()})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = [max(tp.offset, 0) for tp in c.committed(tps, timeout=10)]
+        ends = [c.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in tps]
+        return committed, ends
+    finally:
+        c.close()

@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-from rt_helpers import make_lines, stable_assignment, wait_for
+from rt_helpers import committed_and_ends, make_lines, stable_assignment, wait_for
 from wordcount_app import build_topology
 
 from streams import serdes
@@ -28,18 +28,7 @@ ALL_TASKS = {f"{s}_{p}" for s in (0, 1) for p in range(PARTITIONS)}
 
 
 def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[list[int], list[int]]:
-    """(committed offset of ``group``, end offset) per partition of ``topic``."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                  "enable.auto.commit": False, "logger": clients._quiet_logger()})
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        committed = [max(tp.offset, 0) for tp in c.committed(tps, timeout=10)]
-        ends = [c.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in tps]
-        return committed, ends
-    finally:
-        c.close()
+    return committed_and_ends(bootstrap, group, topic, partitions)
 
 
 def _changelog_size(bootstrap: str, topic: str, partitions: int) -> int:
