@@ -732,6 +732,8 @@ TUNING: list[tuple[str, str, dict[str, str]]] = [
     ("wordcount", "commit.interval.ms=100", {"commit.interval.ms": "100"}),
     ("wordcount", "commit.interval.ms=10000", {"commit.interval.ms": "10000"}),
     ("wordcount", "max.poll.records=5000", {"max.poll.records": "5000"}),
+    ("windowed", "defaults (record cache 10 MiB)", {}),
+    ("windowed", "statestore.cache.max.bytes=0", {"statestore.cache.max.bytes": "0"}),
     ("join", "defaults (KStream-KTable join, max.task.idle.ms=0)", {}),
     ("join", "KStream-GlobalKTable join", {"bench.join": "global"}),
 ]
