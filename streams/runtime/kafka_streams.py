@@ -31,7 +31,7 @@ from streams.errors import StreamsError
 from streams.runtime.app_control import ApplicationControl
 from streams.runtime.global_thread import GlobalStreamThread
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
-from streams.runtime.queries import CompositeReadOnlyKeyValueStore, is_timestamped
+from streams.runtime.queries import composite_store
 from streams.runtime.restore import StateRestoreListener
 from streams.runtime.stream_thread import StreamThread, ThreadState
 from streams.topology.topology import Topology
@@ -324,8 +324,11 @@ class KafkaStreams:
         self.close()
 
     # ------------------------------------------------------------------ queries & introspection
-    def store(self, name: str) -> CompositeReadOnlyKeyValueStore:
-        """A read-only view of store ``name`` over the tasks this instance runs."""
+    def store(self, name: str) -> Any:
+        """A read-only view of store ``name`` over the tasks this instance runs: a
+        :class:`~streams.runtime.queries.CompositeReadOnlyKeyValueStore`, or for window and
+        session stores a ``CompositeReadOnlyWindowStore`` / ``CompositeReadOnlySessionStore``
+        (``get(key, window_start)``, ``fetch(key, from, to)``, ``fetch_all``, ...)."""
         builder = self.topology.stores.get(name)
         if builder is None:
             raise StreamsError(f"no state store named {name!r} in the topology "
@@ -345,7 +348,7 @@ class KafkaStreams:
                         found.append(s)
             return found
 
-        return CompositeReadOnlyKeyValueStore(name, current, is_timestamped(builder))
+        return composite_store(name, builder, current)
 
     def local_tasks(self) -> dict[str, list[str]]:
         """Task ids per stream thread, running ones only."""
