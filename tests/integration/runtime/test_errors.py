@@ -170,3 +170,27 @@ def test_shutdown_application_stops_every_instance(app_factory, topic_factory, k
         assert app.state == State.ERROR
         wait_for(lambda app=app: not any(t.is_alive() for t in app.threads), 30,
                  "stream threads to stop")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once_v2"])
+def test_a_thread_failing_in_its_assignment_callback_fails_the_client(
+        guarantee, app_factory, topic_factory, kafka_bootstrap, monkeypatch):
+    # e.g. a store that cannot be opened: the failure surfaces from consume(), the thread
+    # dies, the client goes to ERROR and close() returns promptly (no hang in the callbacks
+    # the consumer's close runs)
+    from streams.runtime.task_manager import TaskManager
+
+    def broken_assign(self, partitions):
+        raise RuntimeError("cannot create tasks")
+
+    monkeypatch.setattr(TaskManager, "assign", broken_assign)
+    source, sink = topic_factory("in"), topic_factory("out")
+    app = app_factory(_doubling(source, sink).build(), processing_guarantee=guarantee)
+    seen: list[BaseException] = []
+    app.set_uncaught_exception_handler(
+        lambda exc: (seen.append(exc), StreamThreadExceptionResponse.SHUTDOWN_CLIENT)[1])
+    app.start()
+    wait_for(lambda: app.state == State.ERROR, 60, "the client to reach ERROR")
+    assert seen and "cannot create tasks" in str(seen[0])
+    assert app.close(20)
