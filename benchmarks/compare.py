@@ -57,6 +57,7 @@ from benchmarks.runtime_bench import (
     SEED,
     create_topic,
     machine_info,
+    produce_input,
     read_topic,
     stateless_input,
     wordcount_input,
@@ -186,31 +187,6 @@ class Expect:
         return seen, last, f"final values of all {len(self.expected):,} keys exact"
 
 
-def produce(bootstrap: str, topic: str, records: Iterator[tuple[str, str, int | None]]) -> int:
-    """Like ``runtime_bench.produce_input``, plus an optional timestamp per record."""
-    from confluent_kafka import Producer
-
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
-                  "queue.buffering.max.messages": 1_000_000, "partitioner": "murmur2_random"})
-    n = 0
-    for key, value, ts in records:
-        while True:
-            try:
-                if ts is None:
-                    p.produce(topic, value.encode(), key.encode())
-                else:
-                    p.produce(topic, value.encode(), key.encode(), timestamp=ts)
-                break
-            except BufferError:
-                p.poll(0.05)
-        n += 1
-        if n % 10000 == 0:
-            p.poll(0)
-    if p.flush(120):
-        raise RuntimeError(f"input to {topic} not fully acknowledged")
-    return n
-
-
 def windowed_input(n: int) -> Iterator[tuple[str, str, int]]:
     """Page views ``(user, page, event time)``; event time grows with the record number, so
     no record is late and every system must produce the same counts."""
@@ -247,7 +223,7 @@ def prepare(bootstrap: str, name: str, scale: float, tag: str, fraction: float =
     if name == "stateless":
         src = [(k, v, None) for k, v in stateless_input(n)]
         exp = {k.encode(): common.transform(v).encode() for k, v, _ in src if common.keep(v)}
-        produce(bootstrap, topic, iter(src))
+        produce_input(bootstrap, topic, src)
         return Workload(name, topic, n, f"{n:,} records, {len(exp):,} pass the filter", None,
                         Expect("unique", exp))
     if name == "wordcount":
@@ -255,7 +231,7 @@ def prepare(bootstrap: str, name: str, scale: float, tag: str, fraction: float =
         src = [(k, v, None) for k, v in wordcount_input(n)]
         for _, line, _ in src:
             counts.update(line.split())
-        produce(bootstrap, topic, iter(src))
+        produce_input(bootstrap, topic, src)
         exp = {w.encode(): common.LONG.pack(c) for w, c in counts.items()}
         return Workload(name, topic, n, f"{n:,} lines, {sum(counts.values()):,} words, "
                         f"{len(counts):,} distinct", None,
@@ -265,7 +241,7 @@ def prepare(bootstrap: str, name: str, scale: float, tag: str, fraction: float =
         src = list(windowed_input(n))
         for user, _, ts in src:
             wcounts[common.windowed_key(user.encode(), common.window_start(ts))] += 1
-        produce(bootstrap, topic, iter(src))
+        produce_input(bootstrap, topic, src)
         exp = {k: common.LONG.pack(c) for k, c in wcounts.items()}
         windows = len({k[-8:] for k in exp})
         return Workload(name, topic, n, f"{n:,} page views, {USERS:,} users, {windows} one-minute "
@@ -275,9 +251,9 @@ def prepare(bootstrap: str, name: str, scale: float, tag: str, fraction: float =
     table = f"cmp-join-customers-{tag}"
     create_topic(bootstrap, table, {"retention.ms": "-1"})
     cust = {k: v for k, v, _ in customers_input(ncust)}
-    produce(bootstrap, table, customers_input(ncust))
+    produce_input(bootstrap, table, customers_input(ncust))
     src = list(orders_input(n, ncust))
-    produce(bootstrap, topic, iter(src))
+    produce_input(bootstrap, topic, src)
     jexp = {common.join_value(v, cust[k]).encode(): k.encode() for k, v, _ in src if k in cust}
     return Workload(name, topic, n, f"{n:,} orders ({len(jexp):,} with a customer), "
                     f"{ncust:,} customers", table, Expect("unique", jexp, by_value=True))

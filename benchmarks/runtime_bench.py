@@ -46,7 +46,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -152,16 +152,24 @@ def create_topic(bootstrap: str, name: str, config: dict[str, str] | None = None
     _create(bootstrap, name, partitions=PARTITIONS, replication_factor=1, config=config)
 
 
-def produce_input(bootstrap: str, topic: str, records: Iterator[tuple[str, str]]) -> int:
+def produce_input(bootstrap: str, topic: str,
+                  records: Iterable[tuple[str, str] | tuple[str, str, int | None]]) -> int:
+    """Write ``(key, value)`` or ``(key, value, timestamp)`` records (a None timestamp: the
+    producer's clock); returns how many. Raises if any is not acknowledged."""
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
                   "queue.buffering.max.messages": 1_000_000, "partitioner": "murmur2_random"})
     n = 0
-    for key, value in records:
+    for record in records:
+        key, value = record[0], record[1]
+        ts = record[2] if len(record) > 2 else None
         while True:
             try:
-                p.produce(topic, value.encode(), key.encode())
+                if ts is None:
+                    p.produce(topic, value.encode(), key.encode())
+                else:
+                    p.produce(topic, value.encode(), key.encode(), timestamp=ts)
                 break
             except BufferError:
                 p.poll(0.05)
