@@ -182,8 +182,8 @@ class NodeContext:
     def record_dropped(self, reason: str, level: int = logging.WARNING) -> None:
         """Count the record in flight as dropped (the task's ``dropped_records``) and log why,
         naming this node and where the record came from: records are never dropped silently."""
-        self._shared.task.dropped_records += 1
         shared = self._shared
+        shared.task.dropped_records += 1
         log.log(level, "%s skipped a record because %s (task=%s, topic=%r, partition=%s, "
                 "offset=%s)", self.node_name, reason, shared.task_id, shared.topic,
                 shared.partition, shared.offset)

@@ -192,15 +192,16 @@ class BranchProcessor(_Base):
             self.context.forward(record, self.default)
 
 
-def drop_record(context: Any, node: str, reason: str) -> None:
-    """Log and count a record that an operator cannot process (never a silent drop)."""
+def drop_record(context: Any, node: str, reason: str, level: int = logging.WARNING) -> None:
+    """Log (at ``level``) and count a record that an operator cannot process (never a silent
+    drop)."""
     record_dropped = getattr(context, "record_dropped", None)
     if record_dropped is not None:
-        record_dropped(reason)
+        record_dropped(reason, level)
         return
     # a context other than the runtime's (a hand-made one in a test): log at least
-    log.warning("%s skipped a record because %s (topic=%r, partition=%s, offset=%s)",
-                node, reason, context.topic, context.partition, context.offset)
+    log.log(level, "%s skipped a record because %s (topic=%r, partition=%s, offset=%s)",
+            node, reason, context.topic, context.partition, context.offset)
 
 
 _NO_KEY = object()  # outside process(): a punctuator may forward any key

@@ -18,17 +18,10 @@ from streams.processor.record import Record
 from streams.state.timestamped import ValueAndTimestamp
 from streams.state.windowed import SessionWindow, TimeWindow, Windowed
 
-log = logging.getLogger(__name__)
-
 
 def _late(context: Any, node: str, detail: str) -> None:
     # late records are expected in normal operation: counted, logged at debug level only
-    record_dropped = getattr(context, "record_dropped", None)
-    if record_dropped is not None:
-        record_dropped(f"it is a late record ({detail})", logging.DEBUG)
-        return
-    log.debug("%s skipped a late record (%s; topic=%r, partition=%s, offset=%s)", node, detail,
-              context.topic, context.partition, context.offset)
+    drop_record(context, node, f"it is a late record ({detail})", logging.DEBUG)
 
 
 class _WindowedAggregateBase(_StoreBase):
@@ -57,11 +50,7 @@ class TimeWindowAggregateProcessor(_WindowedAggregateBase):
 
     def _window_flushed(self, key: Any, start: int, new: ValueAndTimestamp | None,
                         old: ValueAndTimestamp | None) -> None:
-        ctx = self.context
-        self.forward(Record(Windowed(key, TimeWindow(start, start + self.windows.size_ms)),
-                            Change(None if new is None else new.value,
-                                   None if old is None else old.value),
-                            ctx.timestamp if new is None else new.timestamp, ctx.headers))
+        self._flushed(Windowed(key, TimeWindow(start, start + self.windows.size_ms)), new, old)
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
