@@ -10,12 +10,8 @@ from streams.errors import InvalidStateStoreError
 from streams.state.timestamped import TimestampedKeyValueStoreBuilder, TimestampedWindowStoreBuilder
 
 
-class CompositeReadOnlyKeyValueStore:
-    """Reads store ``name`` across every task this instance runs right now.
-
-    A key lives in exactly one task, so ``get`` asks each until one answers; scans merge the
-    tasks' ordered iterators. DSL (timestamped) stores show bare values.
-    """
+class _Composite:
+    """A store of this instance's running tasks, found afresh at every call."""
 
     def __init__(self, name: str, stores: Callable[[], list[Any]], timestamped: bool) -> None:
         self.name = name
@@ -32,15 +28,37 @@ class CompositeReadOnlyKeyValueStore:
         return stores
 
     def _value(self, v: Any) -> Any:
+        """DSL (timestamped) stores show bare values."""
         return v.value if (self._timestamped and v is not None) else v
 
-    def get(self, key: Any) -> Any:
-        """The value of ``key`` in whichever local task holds it, or None."""
+    def _first(self, method: str, *args: Any) -> Any:
+        """The first non-None answer: a key lives in one task."""
         for store in self._current():
-            v = store.get(key)
+            v = getattr(store, method)(*args)
             if v is not None:
                 return self._value(v)
         return None
+
+    def _chain(self, method: str, *args: Any) -> Iterator[tuple[Any, Any]]:
+        """Every task's answer, one task after the other (as Kafka Streams' composite stores:
+        there is no order across tasks)."""
+        stores = self._current()
+        value = self._value
+        for store in stores:
+            for k, v in getattr(store, method)(*args):
+                yield k, value(v)
+
+
+class CompositeReadOnlyKeyValueStore(_Composite):
+    """Reads store ``name`` across every task this instance runs right now.
+
+    A key lives in exactly one task, so ``get`` asks each until one answers; scans merge the
+    tasks' ordered iterators. DSL (timestamped) stores show bare values.
+    """
+
+    def get(self, key: Any) -> Any:
+        """The value of ``key`` in whichever local task holds it, or None."""
+        return self._first("get", key)
 
     def _scan(self, method: str, *args: Any, reverse: bool = False) -> Iterator[tuple[Any, Any]]:
         stores = self._current()
@@ -83,41 +101,6 @@ class CompositeReadOnlyKeyValueStore:
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         return self.all()
-
-
-class _Composite:
-    """A store of this instance's running tasks, found afresh at every call."""
-
-    def __init__(self, name: str, stores: Callable[[], list[Any]], timestamped: bool) -> None:
-        self.name = name
-        self._stores = stores
-        self._timestamped = timestamped
-
-    def _current(self) -> list[Any]:
-        stores = self._stores()
-        if not stores:
-            raise InvalidStateStoreError(
-                f"state store {self.name!r} is not available on this instance right now (no "
-                "running task owns it: the app may be rebalancing or restoring); retry later"
-            )
-        return stores
-
-    def _first(self, method: str, *args: Any) -> Any:
-        """The first non-None answer: a key lives in one task."""
-        for store in self._current():
-            v = getattr(store, method)(*args)
-            if v is not None:
-                return v.value if self._timestamped else v
-        return None
-
-    def _chain(self, method: str, *args: Any) -> Iterator[tuple[Any, Any]]:
-        """Every task's answer, one task after the other (as Kafka Streams' composite stores:
-        there is no order across tasks)."""
-        stores = self._current()
-        timestamped = self._timestamped
-        for store in stores:
-            for k, v in getattr(store, method)(*args):
-                yield k, (v.value if timestamped and v is not None else v)
 
 
 class CompositeReadOnlyWindowStore(_Composite):

@@ -136,13 +136,6 @@ class _CachingStore:
         self._listener = listener
         return True
 
-    def _key_bytes(self, key: Any) -> bytes:
-        store = self._store
-        data = store._kse(store._topic, key)
-        if data is None:
-            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
-        return data
-
     # -- writes ------------------------------------------------------------------------------
     def _cache_put(self, ckey: Any, raw: bytes | None, size: int) -> None:
         entries = self._entries
@@ -448,7 +441,7 @@ class CachingWindowStore(_CachingStore):
     # -- point operations --------------------------------------------------------------------
     def put(self, key: Any, value: Any, window_start_timestamp: int) -> None:
         """Cache ``value`` for ``key``'s window (None deletes it) until the next flush."""
-        data = self._key_bytes(key)
+        data = self._store._key_bytes(key)
         raw = self._store._vse(self._store._topic, value)
         self._cache_put((data, window_start_timestamp), raw,
                         len(data) + 8 + (len(raw) if raw is not None else 0) + ENTRY_OVERHEAD)
@@ -516,14 +509,14 @@ class CachingWindowStore(_CachingStore):
     def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
         """``(window start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
         store = self._store
-        data = self._key_bytes(key)
+        data = self._store._key_bytes(key)
         return store._values(self._one_key(
             data, store._fetch(data, time_from, time_to), time_from, time_to, False))
 
     def backward_fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
         """Like :meth:`fetch`, latest window first."""
         store = self._store
-        data = self._key_bytes(key)
+        data = self._store._key_bytes(key)
         return store._values(self._one_key(
             data, store._inner.backward_fetch(data, time_from, time_to), time_from, time_to,
             True))
