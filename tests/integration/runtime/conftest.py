@@ -6,13 +6,12 @@ and its own topics from ``topic_factory``; internal topics are deleted afterward
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rt_helpers import AppFactory, WorkerFactory, app_id_for, delete_internal_topics
+from rt_helpers import AppFactory, WorkerFactory, app_id_for, delete_internal_topics, dump_logs
 
 
 @pytest.fixture
@@ -35,8 +34,7 @@ def worker_factory(kafka_bootstrap: str, tmp_path: Path, topic_factory: Any,
     factory.stop_all()
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
-        for w in factory.workers:
-            sys.stderr.write(f"----- worker {w.name} log -----\n{w.text()[-6000:]}\n")
+        dump_logs(factory.workers)
     delete_internal_topics(kafka_bootstrap, factory.app_id)
 
 

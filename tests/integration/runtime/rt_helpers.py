@@ -236,15 +236,34 @@ class WorkerFactory:
         return worker
 
     def stop_all(self) -> None:
-        for w in self.workers:
-            if w.alive:
-                w.proc.send_signal(signal.SIGTERM)
-        for w in self.workers:
-            try:
-                w.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait(10)
+        stop_workers(self.workers)
+
+
+def stop_workers(workers: list[Worker]) -> None:
+    """SIGTERM every worker still alive, then make sure each one is gone (SIGKILL after 30 s)."""
+    for w in workers:
+        if w.alive:
+            w.proc.send_signal(signal.SIGTERM)
+    for w in workers:
+        try:
+            w.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait(10)
+
+
+def dump_logs(workers: list[Worker]) -> None:
+    """The tail of every worker's log on stderr (for a failed test's report)."""
+    for w in workers:
+        sys.stderr.write(f"----- worker {w.name} log -----\n{w.text()[-6000:]}\n")
+
+
+def assert_clean_shutdown(workers: list[Worker]) -> None:
+    """Every worker is still running, and exits 0 on SIGTERM after saying so."""
+    for w in workers:
+        assert w.alive, w.text()[-3000:]
+        assert w.terminate(40) == 0, w.text()[-3000:]
+        assert "received SIGTERM: shutting down" in w.text()
 
 
 def stable_assignment(workers: list[Worker], all_tasks: set[str]) -> dict[str, set[str]] | None:

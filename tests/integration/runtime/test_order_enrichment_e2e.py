@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +22,13 @@ from rt_helpers import (
     NO_CACHE,
     Worker,
     app_id_for,
+    assert_clean_shutdown,
     committed,
     delete_internal_topics,
+    dump_logs,
     stable_assignment,
     start_example_worker,
+    stop_workers,
     wait_for,
 )
 
@@ -158,23 +158,11 @@ def test_order_enrichment_with_two_worker_processes(topic_factory, kafka_bootstr
         assert got == expected, (f"{len(got)} results, {len(expected)} expected; "
                                  f"missing {missing[:3]}, unexpected {extra[:3]}")
 
-        for w in workers:
-            assert w.alive, w.text()[-3000:]
-            assert w.terminate(40) == 0, w.text()[-3000:]
-            assert "received SIGTERM: shutting down" in w.text()
+        assert_clean_shutdown(workers)
     except BaseException:
-        for w in workers:
-            sys.stderr.write(f"----- worker {w.name} log -----\n{w.text()[-6000:]}\n")
+        dump_logs(workers)
         raise
     finally:
-        for w in workers:
-            if w.alive:
-                w.proc.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait(10)
+        stop_workers(workers)
         delete_internal_topics(kafka_bootstrap, app_id)
     assert all(w.proc.poll() is not None for w in workers)  # no stray worker process

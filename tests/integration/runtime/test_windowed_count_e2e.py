@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,10 +28,13 @@ from rt_helpers import (
     REPO,
     Worker,
     app_id_for,
+    assert_clean_shutdown,
     committed,
     delete_internal_topics,
+    dump_logs,
     stable_assignment,
     start_example_worker,
+    stop_workers,
     wait_for,
 )
 
@@ -66,19 +68,6 @@ def start_worker(name: str, app_id: str, bootstrap: str, topics: dict[str, str],
         name, "examples.windowed_count:app", app_id, bootstrap, tmp_path,
         {"WINDOWED_COUNT_INPUT": topics["input"], "WINDOWED_COUNT_OUTPUT": topics["output"]},
         state_dir, NO_CACHE)
-
-
-def stop_all(workers: list[Worker]) -> None:
-    """SIGTERM every worker still alive, then make sure each one is gone."""
-    for w in workers:
-        if w.alive:
-            w.proc.send_signal(signal.SIGTERM)
-    for w in workers:
-        try:
-            w.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            w.proc.kill()
-            w.proc.wait(10)
 
 
 def processes_of(app_id: str) -> list[int]:
@@ -266,16 +255,12 @@ def test_windowed_count_with_two_worker_processes(topic_factory, kafka_bootstrap
         accepted = sum(len(v) for v in by_partition.values()) - late
         assert sum(len(v) for v in got.values()) == accepted
 
-        for w in workers:
-            assert w.alive, w.text()[-3000:]
-            assert w.terminate(40) == 0, w.text()[-3000:]
-            assert "received SIGTERM: shutting down" in w.text()
+        assert_clean_shutdown(workers)
     except BaseException:
-        for w in workers:
-            sys.stderr.write(f"----- worker {w.name} log -----\n{w.text()[-6000:]}\n")
+        dump_logs(workers)
         raise
     finally:
-        stop_all(workers)
+        stop_workers(workers)
         delete_internal_topics(kafka_bootstrap, app_id)
     assert all(w.proc.poll() is not None for w in workers)
     assert processes_of(app_id) == []  # no stray worker process
@@ -369,11 +354,10 @@ def test_window_store_is_restored_from_its_changelog_after_kill_9(topic_factory,
         assert second.terminate(40) == 0, second.text()[-3000:]
         assert "received SIGTERM: shutting down" in second.text()
     except BaseException:
-        for w in workers:
-            sys.stderr.write(f"----- worker {w.name} log -----\n{w.text()[-6000:]}\n")
+        dump_logs(workers)
         raise
     finally:
-        stop_all(workers)
+        stop_workers(workers)
         delete_internal_topics(kafka_bootstrap, app_id)
     assert all(w.proc.poll() is not None for w in workers)
     assert processes_of(app_id) == []  # no stray worker process
