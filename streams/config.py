@@ -184,6 +184,10 @@ KEYS: dict[str, _Key] = {
                               _one_of("rocksdb", "in_memory")),
     "state.cleanup.delay.ms": _Key(600000, "Delay before cleaning unowned task dirs.", _int_min(0)),
     "task.timeout.ms": _Key(300000, "How long a task may be blocked before failing.", _int_min(0)),
+    "thread.stall.warning.ms": _Key(
+        60000, "A stream thread whose loop has not come round for this long is reported as "
+        "stalled (a warning with its stack, the stall listener); 0 turns the check off.",
+        _int_min(0)),
     "restore.batch.size": _Key(10000, "Changelog records per restore batch.", _int_min(1)),
     "metrics.recording.level": _Key("INFO", "INFO, DEBUG or TRACE."),
 }

@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
+from streams.runtime.retries import TransientErrorLog, is_transient
 from streams.runtime.task import Task, TaskId
 from streams.topology.topology import Topology
 
@@ -67,6 +68,7 @@ class GlobalStreamThread(threading.Thread):
         self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method
         self.failure: BaseException | None = None
         self.stores: dict[str, Any] = {}
+        self._transient = TransientErrorLog(log, f"{client_id} global consumer")
 
     def bootstrap(self, timeout: float = 300.0) -> None:
         """Open the stores and read every global topic up to its current end."""
@@ -106,7 +108,13 @@ class GlobalStreamThread(threading.Thread):
         for msg in msgs:
             err = msg.error()
             if err is not None:
-                raise StreamsError(f"global consumer error on {msg.topic()}: {err}")
+                if err.code() == err._PARTITION_EOF:
+                    continue
+                if is_transient(err):  # librdkafka recovers by itself
+                    self._transient.seen(err, msg.topic(), msg.partition())
+                    continue
+                raise StreamsError(f"global consumer error on {msg.topic()}-{msg.partition()}: "
+                                   f"{err}")
             task = self._by_topic[msg.topic()]
             task.queue((msg.topic(), msg.partition())).append(msg)
         for task in self.tasks:

@@ -34,6 +34,7 @@ from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
 from streams.runtime.queries import composite_store
 from streams.runtime.restore import StateRestoreListener
 from streams.runtime.stream_thread import StreamThread, ThreadState
+from streams.runtime.watchdog import StallListener, StallWatchdog, log_stacks
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class KafkaStreams:
         self._closing = threading.Event()
         self._control: ApplicationControl | None = None
         self._error_shutdown = threading.Event()
+        self._stall_listeners: list[StallListener] = []
+        self._watchdog: StallWatchdog | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -104,6 +107,16 @@ class KafkaStreams:
         """Decide what happens when a stream thread dies: replace it, shut this client down
         (the default), or shut the application down."""
         self._handler = handler
+
+    def set_stall_listener(self, listener: StallListener) -> None:
+        """Call ``listener(thread_name, seconds, stack)`` when a stream thread's loop has not
+        come round for ``thread.stall.warning.ms`` (``stack`` shows where it is), and again
+        with ``seconds == 0.0`` when it makes progress again."""
+        self._stall_listeners.append(listener)
+
+    def stalled_threads(self) -> list[str]:
+        """Names of the stream threads reported stalled and not yet making progress again."""
+        return sorted(self._watchdog.stalled) if self._watchdog is not None else []
 
     def set_global_state_restore_listener(self, listener: StateRestoreListener) -> None:
         """Receive restore progress of every store."""
@@ -251,6 +264,11 @@ class KafkaStreams:
         self._transition(State.REBALANCING)
         for _ in range(self.config["num.stream.threads"]):
             self._start_thread()
+        stall_ms = self.config["thread.stall.warning.ms"]
+        if stall_ms > 0:
+            self._watchdog = StallWatchdog(lambda: list(self._threads), stall_ms / 1000.0,
+                                           self._stall_listeners, self.client_id)
+            self._watchdog.start()
 
     def _start_thread(self) -> StreamThread:
         self._thread_index += 1
@@ -280,12 +298,15 @@ class KafkaStreams:
             self._global.shutdown()
             self._global.join(10)
             self._global.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()
         if ok:
             self._unlock_state_dir()
         else:
             # a thread still runs with stores open: keep other instances out of the directory
             log.error("stream threads did not stop within %ss; the state directory stays locked "
                       "until this process exits", timeout)
+            log_stacks(self._threads, f"not stopped within {timeout}s")
         return ok
 
     def close(self, timeout: float | None = None) -> bool:

@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.errors import StateStoreError
 from streams.runtime.offsets import watermarks
+from streams.runtime.retries import TransientErrorLog, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,11 @@ class ChangelogRestorer:
     """Drives restoration for one stream thread; call :meth:`restore_some` from its loop."""
 
     def __init__(self, consumer: Consumer, batch_size: int, listener: StateRestoreListener | None,
-                 thread_name: str) -> None:
+                 thread_name: str, timeout: float = 30.0) -> None:
         self._consumer = consumer
+        #: how long offset look-ups ride out transient errors (``task.timeout.ms``)
+        self._timeout = timeout
+        self._transient = TransientErrorLog(log, f"{thread_name} restore consumer")
         self._batch = batch_size
         self._listener = listener
         self._name = thread_name
@@ -79,16 +83,12 @@ class ChangelogRestorer:
         """The changelog partition's current end: the high watermark, or under exactly-once
         (a ``read_committed`` restore consumer) the end of the committed data, so a crashed
         writer's open transaction is not waited for."""
-        return watermarks(self._consumer, topic, partition)[1]
-
-    def low_offset(self, topic: str, partition: int) -> int:
-        """The changelog partition's first available offset."""
-        return watermarks(self._consumer, topic, partition)[0]
+        return watermarks(self._consumer, topic, partition, self._timeout)[1]
 
     def add(self, task: Any, store: str, topic: str, partition: int, checkpoint: int | None,
             restore: Callable[[list[tuple[bytes, bytes | None]]], None]) -> bool:
         """Start restoring ``store`` of ``task``; returns False when there is nothing to read."""
-        low, high = watermarks(self._consumer, topic, partition)
+        low, high = watermarks(self._consumer, topic, partition, self._timeout)
         start = low if checkpoint is None else max(int(checkpoint), int(low))
         if checkpoint is not None and checkpoint > high:
             log.warning("%s: checkpoint %d of %s-%d is past its end %d; restoring from the start",
@@ -111,6 +111,10 @@ class ChangelogRestorer:
             for cl in self._active.values()
         ])
 
+    def close(self) -> None:
+        """Close the restore consumer."""
+        self._consumer.close()
+
     def remove_task(self, task: Any) -> None:
         """Stop restoring a task's stores (it was revoked or closed)."""
         gone = [tp for tp, cl in self._active.items() if cl.task is task]
@@ -130,6 +134,9 @@ class ChangelogRestorer:
             err = msg.error()
             if err is not None:
                 if err.code() == err._PARTITION_EOF:
+                    continue
+                if is_transient(err):  # a broker away for a moment: librdkafka carries on
+                    self._transient.seen(err, msg.topic(), msg.partition())
                     continue
                 raise StateStoreError(
                     f"{self._name}: reading changelog {msg.topic()}-{msg.partition()} failed: {err}"

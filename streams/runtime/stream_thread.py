@@ -16,13 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.errors import StreamsError
 from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
+from streams.runtime.retries import is_task_migrated, kafka_error, retrying
 from streams.runtime.task_manager import TaskManager
 from streams.topology.nodes import SourceNode
 from streams.topology.topology import Topology
@@ -40,6 +49,12 @@ class ThreadState(enum.Enum):
     RUNNING = "RUNNING"
     PENDING_SHUTDOWN = "PENDING_SHUTDOWN"
     DEAD = "DEAD"
+
+
+class TaskMigratedError(StreamsError):
+    """A commit was refused because the group has moved this thread's partitions on (a
+    rebalance or a session timeout fenced it out), or a transaction had to be aborted: the
+    tasks' uncommitted work is void (Kafka Streams' TaskMigratedException)."""
 
 
 class StreamThread(threading.Thread):
@@ -77,8 +92,16 @@ class StreamThread(threading.Thread):
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self.failure: BaseException | None = None
+        #: set once the thread failed: rebalance callbacks during the close must not commit
+        self._failed = False
+        #: how long client calls ride out transient errors before the thread fails
+        self._task_timeout: float = config["task.timeout.ms"] / 1000.0
+        #: monotonic time the loop last came round; the stall watchdog reads it
+        self.last_loop: float = time.monotonic()
         self.processed = 0
         self.commits = 0
+        #: times the thread's tasks were closed dirty and taken up again after a migration
+        self.migrations = 0
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: ThreadState) -> None:
@@ -91,20 +114,31 @@ class StreamThread(threading.Thread):
         self._stop_requested.set()
 
     def run(self) -> None:
-        """Thread body: set up clients, loop until asked to stop, then close cleanly."""
+        """Thread body: set up clients, loop until asked to stop, then close cleanly.
+
+        A failure anywhere (including rebalance callbacks and restoration) closes the tasks
+        without committing, then reports to the client's uncaught-exception handling *before*
+        the Kafka clients are closed: closing a consumer talks to the group coordinator and
+        may take long while brokers are away, and the failure must not wait for that.
+        """
         try:
             self._set_state(ThreadState.STARTING)
             self._setup()
             self._loop()
             self._set_state(ThreadState.PENDING_SHUTDOWN)
-            self._close(clean=True)
+            self._close_tasks(clean=True)
         except BaseException as exc:
-            self.failure = exc
+            self.failure = self.failure or exc
+            self._failed = True
             log.error("%s failed: %s", self.name, exc, exc_info=exc)
-            self._close(clean=False)
-            self._set_state(ThreadState.DEAD)
-            self._on_error(self, exc)
+            self._close_tasks(clean=False)
+            try:
+                self._on_error(self, exc)
+            finally:
+                self._close_clients()
+                self._set_state(ThreadState.DEAD)
             return
+        self._close_clients()
         self._set_state(ThreadState.DEAD)
 
     def _consumer_config(self) -> dict[str, Any]:
@@ -168,7 +202,8 @@ class StreamThread(threading.Thread):
         rcfg["group.id"] = f"{self.app_id}-restore"
         restore_consumer = Consumer(rcfg)
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
-                                          self._restore_listener, self.name)
+                                          self._restore_listener, self.name,
+                                          timeout=self._task_timeout)
         self.consumer = Consumer(self._consumer_config())
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
@@ -201,13 +236,15 @@ class StreamThread(threading.Thread):
         multi = self.task_manager.multi_input_topics
         if not overrides and not any(tp.topic in multi for tp in partitions):
             return partitions
-        committed = consumer.committed(partitions, timeout=30)
+        committed = retrying(
+            f"could not read the committed offsets of group {self.app_id}",
+            lambda t: consumer.committed(partitions, timeout=t), self._task_timeout)
         default_reset = self.config["auto.offset.reset"]
         starts: dict[tuple[str, int], int] = {}
         for tp in committed:
             reset = overrides.get(tp.topic)
             if tp.topic in multi:
-                low, high = watermarks(consumer, tp.topic, tp.partition)
+                low, high = watermarks(consumer, tp.topic, tp.partition, self._task_timeout)
                 if tp.offset < low or tp.offset > high:  # none committed, or out of range
                     tp.offset = low if (reset or default_reset) == "earliest" else high
                 starts[(tp.topic, tp.partition)] = tp.offset
@@ -237,7 +274,14 @@ class StreamThread(threading.Thread):
         assert self.task_manager is not None
         try:
             self._set_state(ThreadState.PARTITIONS_REVOKED)
-            self.task_manager.revoke_all(self._commit)
+            if self._failed:  # called from consumer.close() after a failure: commit nothing
+                self.task_manager.close_all(clean=False)
+            else:
+                try:
+                    self.task_manager.revoke_all(self._commit)
+                except TaskMigratedError as exc:
+                    log.warning("%s: %s; its tasks were closed without committing",
+                                self.name, exc)
             consumer.unassign()
         except BaseException as exc:
             self.failure = exc
@@ -247,15 +291,40 @@ class StreamThread(threading.Thread):
         assert self.task_manager is not None
         log.warning("%s lost its partitions (e.g. a session timeout); closing tasks without "
                     "committing", self.name)
-        self._set_state(ThreadState.PARTITIONS_REVOKED)
+        try:
+            self._set_state(ThreadState.PARTITIONS_REVOKED)
+            self._close_dirty_and_abort()
+            consumer.unassign()
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def _close_dirty_and_abort(self) -> None:
+        """Close every task without committing; under exactly-once abort the open
+        transaction (its writes belong to the closed tasks) and begin the next one. A
+        producer that cannot abort (fenced, fatal) fails the thread."""
+        assert self.task_manager is not None
         if self.eos and self.producer is not None:
-            try:
-                self.producer.abort_transaction(30)
-                self.producer.begin_transaction()
-            except Exception as exc:
-                log.warning("%s: abort after losing partitions failed: %s", self.name, exc)
+            retrying(f"{self.name}: could not abort the transaction",
+                     lambda t: self.producer.abort_transaction(t) or True,  # type: ignore[union-attr]
+                     self._task_timeout)
+            self.producer.begin_transaction()
         self.task_manager.close_all(clean=False)
-        consumer.unassign()
+
+    def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
+        """Kafka Streams' answer to a migrated task: close every task dirty and rejoin the
+        group, which assigns partitions afresh; the tasks then start again from the last
+        committed offsets (and, under exactly-once, from state wiped and restored)."""
+        assert self.consumer is not None and self.task_manager is not None
+        self.migrations += 1
+        log.warning("%s: %s; closing its tasks without committing and rejoining the group",
+                    self.name, exc)
+        self._set_state(ThreadState.PARTITIONS_REVOKED)
+        self._close_dirty_and_abort()
+        topics = sorted(self.task_manager.sub_of_topic)
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
@@ -267,6 +336,7 @@ class StreamThread(threading.Thread):
         commit_interval = self.config["commit.interval.ms"] / 1000.0
         last_commit = time.monotonic()
         while not self._stop_requested.is_set():
+            self.last_loop = time.monotonic()
             busy = tm.has_buffered() or not restorer.idle
             msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
             if msgs:
@@ -291,60 +361,116 @@ class StreamThread(threading.Thread):
             now = time.monotonic()
             # commit on the interval even without new input: punctuators may have written
             if (now - last_commit >= commit_interval and tm.running) or tm.commit_requested():
-                self._commit()
+                try:
+                    self._commit()
+                except TaskMigratedError as exc:
+                    self._handle_task_migrated(exc)
                 last_commit = now
 
     def _commit(self) -> None:
-        """Flush stores and producer, commit offsets (in the transaction under EOS), checkpoint."""
+        """Flush stores and producer, commit offsets (in the transaction under EOS), checkpoint.
+
+        Transient errors are retried for ``task.timeout.ms``; a commit the group refuses, or a
+        transaction that must be aborted, raises :class:`TaskMigratedError`.
+        """
         assert self.task_manager is not None and self.consumer is not None
         assert self.producer is not None
         tm = self.task_manager
         offsets = tm.prepare_commit()
         tps = tm.topic_partitions(offsets)
         if self.eos:
-            if tps:
-                self.producer.send_offsets_to_transaction(
-                    tps, self.consumer.consumer_group_metadata(), 60)
-            self.producer.commit_transaction(60)
+            producer, consumer = self.producer, self.consumer
+            try:
+                if tps:
+                    self._retry_commit(
+                        "could not add the offsets to the transaction",
+                        lambda t: producer.send_offsets_to_transaction(
+                            tps, consumer.consumer_group_metadata(), t))
+                self._retry_commit("could not commit the transaction",
+                                   lambda t: producer.commit_transaction(t))
+            except KafkaException as exc:
+                err = kafka_error(exc)
+                if err is not None and err.txn_requires_abort():
+                    raise TaskMigratedError(f"{self.name}: the transaction must be aborted "
+                                            f"({err})") from exc
+                raise
             self.producer.begin_transaction()
         else:
             tm.collector.flush()
             if tps:
-                self.consumer.commit(offsets=tps, asynchronous=False)
+                self._retry_commit(
+                    "could not commit offsets",
+                    lambda t: self.consumer.commit(  # type: ignore[union-attr]
+                        offsets=tps, asynchronous=False))
             tm.write_checkpoints()
-        tm.processed_since_commit = 0
         self.commits += 1
 
-    def _close(self, clean: bool) -> None:
-        tm = self.task_manager
-        if tm is not None:
+    def _retry_commit(self, what: str, call: Callable[[float], Any]) -> None:
+        """Run one commit step, retrying transient errors for ``task.timeout.ms``. A refusal
+        by the group becomes :class:`TaskMigratedError`; errors that require aborting a
+        transaction are re-raised as they are for the caller to tell apart."""
+        def attempt(timeout: float) -> bool:
             try:
-                if clean:
-                    tm.revoke_all(self._commit)
-                else:
-                    if self.eos and self.producer is not None:
-                        try:
-                            self.producer.abort_transaction(10)
-                        except Exception as exc:
-                            log.warning("%s: aborting the transaction failed: %s", self.name, exc)
-                    tm.close_all(clean=False)
-            except BaseException as exc:
-                log.error("%s: closing tasks failed: %s", self.name, exc)
-                if clean:
-                    self.failure = self.failure or exc
-                    try:
-                        tm.close_all(clean=False)
-                    except BaseException:
-                        pass
+                call(timeout)
+            except KafkaException as exc:
+                err = kafka_error(exc)
+                if err is not None and is_task_migrated(err):
+                    raise TaskMigratedError(f"{self.name}: {what}: {err}") from exc
+                if err is not None and err.txn_requires_abort():
+                    raise _AbortRequired(exc) from exc
+                raise
+            return True
+
+        try:
+            retrying(f"{self.name}: {what}", attempt, self._task_timeout)
+        except _AbortRequired as wrapped:
+            raise wrapped.exc from None
+
+    def _close_tasks(self, clean: bool) -> None:
+        """Close the tasks: clean ones commit and write checkpoints first. A clean close that
+        fails falls back to a dirty one and fails the thread."""
+        tm = self.task_manager
+        if tm is None:
+            return
+        try:
+            if clean:
+                tm.revoke_all(self._commit)
+            else:
+                self._close_dirty_and_abort()
+        except BaseException as exc:
+            log.error("%s: closing tasks failed: %s", self.name, exc)
+            if clean:
+                self.failure = self.failure or exc
+            try:
+                tm.close_all(clean=False)
+            except BaseException as close_exc:
+                log.error("%s: closing tasks without committing failed too: %s", self.name,
+                          close_exc)
+            if clean:
+                raise
+
+    def _close_clients(self) -> None:
+        """Close the Kafka clients; the consumer leaves the group, so the others rebalance at
+        once. Errors are logged: the thread is ending either way."""
         if self.consumer is not None:
             try:
-                self.consumer.close()  # leaves the group: the others rebalance at once
+                self.consumer.close()
             except Exception as exc:
                 log.warning("%s: closing the consumer failed: %s", self.name, exc)
         if self.restorer is not None:
             try:
-                self.restorer._consumer.close()
+                self.restorer.close()
             except Exception as exc:
                 log.warning("%s: closing the restore consumer failed: %s", self.name, exc)
+        tm = self.task_manager
         if tm is not None and self.producer is not None and not self.eos:
             tm.collector.close()
+
+
+class _AbortRequired(Exception):
+    """Carries a KafkaException that requires aborting the transaction past
+    :func:`retrying`, which would otherwise report it as a fatal client error."""
+
+    def __init__(self, exc: KafkaException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc

@@ -20,6 +20,7 @@ from streams.errors import StateStoreError, StreamsError
 from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer
+from streams.runtime.retries import TransientErrorLog, is_task_migrated, is_transient
 from streams.runtime.task import Task, TaskId
 from streams.state.cache import ThreadCache
 from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
@@ -74,7 +75,7 @@ class TaskManager:
         #: partitions paused because their task waits for another input while their buffer is full
         self.backpressured: set[tuple[str, int]] = set()
         self._waiting: list[Task] = []
-        self.processed_since_commit = 0
+        self._transient = TransientErrorLog(log, f"{thread_name} consumer")
 
     # ------------------------------------------------------------------ assignment
     def tasks_for(self, partitions: Iterable[tuple[str, int]]) -> dict[TaskId, list[tuple[str, int]]]:
@@ -239,6 +240,11 @@ class TaskManager:
             if err is not None:
                 if err.code() == err._PARTITION_EOF:
                     continue
+                # a broker away or a leader moving, or this member dropped from the group
+                # (librdkafka rejoins and calls on_lost): it recovers by itself
+                if is_transient(err) or is_task_migrated(err):
+                    self._transient.seen(err, msg.topic(), msg.partition())
+                    continue
                 raise StreamsError(f"{self.thread_name}: consumer error on "
                                    f"{msg.topic()}-{msg.partition()}: {err}")
             partition = msg.partition()
@@ -261,7 +267,6 @@ class TaskManager:
             total += task.process(max_per_task)
             if task.waiting:
                 waiting.append(task)
-        self.processed_since_commit += total
         return total
 
     def has_buffered(self) -> bool:

@@ -44,3 +44,12 @@ def test_a_partition_that_never_settles_times_out() -> None:
     with pytest.raises(KafkaUnavailableError, match=r"offsets of t-1 within 0 s"):
         watermarks(consumer, "t", 1, timeout=0.3)
     assert consumer.calls >= 2
+
+
+def test_unknown_partition_after_a_broker_kill_is_retried() -> None:
+    # issue #16: librdkafka's local _UNKNOWN_PARTITION (-190), seen while partitions move after
+    # a broker dies, killed the stream thread on its first occurrence
+    consumer = FlakyConsumer([KafkaError._UNKNOWN_PARTITION, KafkaError._TRANSPORT,
+                              KafkaError.NOT_COORDINATOR])
+    assert watermarks(consumer, "t", 3) == (3, 9)
+    assert consumer.calls == 4

@@ -1,0 +1,101 @@
+"""Reporting stream threads that stop making progress, instead of letting them hang quietly.
+
+Each stream thread stamps ``last_loop`` every time its loop comes round (once per polled
+batch, not per record). The watchdog looks at the stamps once a second; a live thread whose
+stamp is older than ``thread.stall.warning.ms`` is reported once per stall: a warning with the
+thread's current stack (so the call it is stuck in is visible) and a call to the stall
+listener. When the loop comes round again, that is logged too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+#: ``listener(thread_name, seconds_without_progress, stack)``; seconds is 0.0 when it resumes
+StallListener = Callable[[str, float, str], None]
+
+
+class Watched(Protocol):
+    """What the watchdog needs of a stream thread."""
+
+    name: str
+    last_loop: float
+
+    def is_alive(self) -> bool:
+        """True while the thread runs."""
+        ...
+
+
+def thread_stack(thread: threading.Thread) -> str:
+    """The current Python stack of ``thread`` as text (empty when it is not running)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return "".join(traceback.format_stack(frame)) if frame is not None else ""
+
+
+def log_stacks(threads: Iterable[threading.Thread], why: str) -> None:
+    """Log the stack of each thread that is still alive, saying ``why``."""
+    for t in threads:
+        if t.is_alive():
+            log.error("%s: %s is at:\n%s", why, t.name, thread_stack(t) or "(no Python frame)")
+
+
+class StallWatchdog(threading.Thread):
+    """Checks the stream threads' loop stamps once a second; see the module docstring."""
+
+    def __init__(self, threads: Callable[[], list[Watched]], limit_s: float,
+                 listeners: list[StallListener], client_id: str, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name=f"{client_id}-StallWatchdog", daemon=True)
+        self._threads = threads
+        self._limit = limit_s
+        self._listeners = listeners
+        self._interval = interval
+        self._clock = clock
+        self._stop_event = threading.Event()
+        #: thread name -> the loop stamp it was reported stalled at
+        self.stalled: dict[str, float] = {}
+
+    def stop(self) -> None:
+        """End the watchdog (it is a daemon; this is for a tidy close)."""
+        self._stop_event.set()
+
+    def run(self) -> None:
+        """Check every ``interval`` seconds until stopped."""
+        while not self._stop_event.wait(self._interval):
+            self.check()
+
+    def check(self) -> None:
+        """Report threads that stalled since the last check, and those that resumed."""
+        now = self._clock()
+        for t in self._threads():
+            if not t.is_alive():
+                self.stalled.pop(t.name, None)
+                continue
+            stamp = t.last_loop
+            reported = self.stalled.get(t.name)
+            if reported is not None and stamp != reported:
+                del self.stalled[t.name]
+                log.warning("%s makes progress again after %.1f s", t.name, now - reported)
+                self._notify(t.name, 0.0, "")
+            elif reported is None and now - stamp > self._limit:
+                self.stalled[t.name] = stamp
+                stack = thread_stack(t) if isinstance(t, threading.Thread) else ""
+                log.error("%s has made no progress for %.1f s (thread.stall.warning.ms=%d); "
+                          "it is at:\n%s", t.name, now - stamp, int(self._limit * 1000),
+                          stack or "(no Python frame)")
+                self._notify(t.name, now - stamp, stack)
+
+    def _notify(self, name: str, seconds: float, stack: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(name, seconds, stack)
+            except Exception as exc:
+                log.error("stall listener failed: %s", exc)
