@@ -184,6 +184,9 @@ KEYS: dict[str, _Key] = {
                               _one_of("rocksdb", "in_memory")),
     "state.cleanup.delay.ms": _Key(600000, "Delay before cleaning unowned task dirs.", _int_min(0)),
     "task.timeout.ms": _Key(300000, "How long a task may be blocked before failing.", _int_min(0)),
+    "default.api.timeout.ms": _Key(
+        30000, "How long start-up's admin calls (topic metadata, creating internal topics) may "
+        "take; an unreachable cluster fails start() after this long.", _int_min(1)),
     "thread.stall.warning.ms": _Key(
         60000, "A stream thread whose loop has not come round for this long is reported as "
         "stalled (a warning with its stack, the stall listener); 0 turns the check off.",

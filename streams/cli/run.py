@@ -64,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    topology, config = build_config(args)
-    app = KafkaStreams(topology, config)
+    try:
+        topology, config = build_config(args)
+        app = KafkaStreams(topology, config)
+    except StreamsError as exc:
+        # a bad key, value or topology: the same one line as a failed start, no traceback
+        log.error("could not start: %s", exc)
+        return 1
     done = threading.Event()
     failed = threading.Event()
 

@@ -29,6 +29,7 @@ from typing import Any
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
 from streams.runtime.app_control import ApplicationControl
+from streams.runtime.client_check import check_client_configs, startup_admin
 from streams.runtime.global_thread import GlobalStreamThread
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
 from streams.runtime.queries import composite_store
@@ -230,20 +231,26 @@ class KafkaStreams:
     def start(self) -> None:
         """Create/validate internal topics, bootstrap global stores, start the stream threads.
 
-        Raises on missing source topics or mismatched partition counts before any thread starts.
+        Raises before any thread starts (the state stays CREATED): ``ConfigError`` for a Kafka
+        client setting librdkafka rejects, ``KafkaUnavailableError`` when the cluster cannot be
+        reached within ``default.api.timeout.ms``, ``MissingSourceTopicError`` /
+        ``MissingSinkTopicError`` for a missing topic read or written (sinks, dead-letter
+        topic), ``TopologyError`` for mismatched partition counts.
         """
         if self._state != State.CREATED:
             raise StreamsError(f"start() can only be called once, in state CREATED (now {self._state.value})")
-        from confluent_kafka.admin import AdminClient
-
+        # local and quick: a typo in a client setting fails here, not inside a stream thread
+        check_client_configs(self.config, self.topology, self.client_id)
         self._lock_state_dir()
         try:
-            admin_cfg = {"bootstrap.servers": self.config["bootstrap.servers"],
-                         **self.config.client_config("admin.")}
-            admin = AdminClient(admin_cfg)
+            admin, admin_log = startup_admin(self.config)
             manager = InternalTopicManager(admin, self.config["replication.factor"],
-                                           self.config.client_config("topic.", include_common=False))
-            self.plan = manager.ensure(self.topology, self.application_id)
+                                           self.config.client_config("topic.", include_common=False),
+                                           self.config["default.api.timeout.ms"] / 1000.0,
+                                           bootstrap_servers=self.config["bootstrap.servers"],
+                                           client_log=admin_log)
+            self.plan = manager.ensure(self.topology, self.application_id,
+                                       self.config["errors.dead.letter.queue.topic.name"])
             bootstrap = {"bootstrap.servers": self.config["bootstrap.servers"]}
             self._control = ApplicationControl(
                 self.application_id, self.client_id,

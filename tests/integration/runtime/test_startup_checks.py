@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka.admin import ConfigResource
 from wordcount_app import build_topology
 
 from streams import Consumed, Grouped, Materialized, Produced, Repartitioned, StreamsBuilder, serdes
-from streams.errors import TopologyError
-from streams.runtime.internal_topics import MissingSourceTopicError
-from streams.runtime.kafka_streams import State
+from streams.errors import ConfigError, KafkaUnavailableError, TopologyError
+from streams.runtime.internal_topics import MissingSinkTopicError, MissingSourceTopicError
+from streams.runtime.kafka_streams import KafkaStreams, State
 from streams.testing import clients
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,15 @@ def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
 
 def _partitions(bootstrap: str, topic: str) -> int:
     return len(clients.topic_partitions(bootstrap, topic))
+
+
+def _assert_nothing_started(app: KafkaStreams, bootstrap: str, app_id: str) -> None:
+    """Still CREATED, no thread, no internal topic created, and closes at once."""
+    assert app.state == State.CREATED
+    assert app.threads == []
+    topics = clients.admin_client(bootstrap).list_topics(timeout=10).topics
+    assert [t for t in topics if t.startswith(f"{app_id}-")] == []
+    assert app.close(5)
 
 
 @pytest.mark.timeout(60)
@@ -119,3 +130,98 @@ def test_internal_topics_are_created_as_planned(app_factory, topic_factory, kafk
     again.start()
     again.wait_until_running(60)
     assert again.close(30)
+
+
+@pytest.mark.timeout(60)
+def test_missing_output_topic_fails_at_start(app_factory, topic_factory, kafka_bootstrap):
+    lines = topic_factory("lines")
+    missing = f"no-such-output-{app_factory.app_id}"
+    topology = build_topology(lines, missing)
+    app = app_factory(topology)
+    with pytest.raises(MissingSinkTopicError) as info:
+        app.start()
+    message = str(info.value)
+    [sink] = [n for n in topology.nodes if n.startswith("KSTREAM-SINK-")]
+    assert f"{missing} (written by sink node {sink})" in message
+    assert "create" in message and "--partitions" in message
+    assert info.value.topics == {missing: [f"sink node {sink}"]}
+    _assert_nothing_started(app, kafka_bootstrap, app_factory.app_id)
+
+
+@pytest.mark.timeout(120)
+def test_missing_dead_letter_topic_fails_at_start(app_factory, topic_factory, kafka_bootstrap):
+    lines = topic_factory("lines")
+    counts = topic_factory("counts")
+    dlq = f"no-such-dlq-{app_factory.app_id}"
+    settings = {"errors.dead.letter.queue.topic.name": dlq,
+                "default.deserialization.exception.handler": "log_and_continue"}
+    app = app_factory(build_topology(lines, counts), **settings)
+    with pytest.raises(MissingSinkTopicError) as info:
+        app.start()
+    assert f"{dlq} (written by errors.dead.letter.queue.topic.name)" in str(info.value)
+    _assert_nothing_started(app, kafka_bootstrap, app_factory.app_id)
+
+    # once the topic exists, the same app starts
+    clients.create_topic(kafka_bootstrap, dlq, partitions=1)
+    try:
+        again = app_factory(build_topology(lines, counts), **settings)
+        again.start()
+        again.wait_until_running(60)
+        assert again.close(30)
+    finally:
+        clients.delete_topic(kafka_bootstrap, dlq)
+
+
+@pytest.mark.timeout(60)
+def test_misspelt_client_setting_fails_at_start_naming_the_key(app_factory, topic_factory,
+                                                                kafka_bootstrap):
+    lines = topic_factory("lines")
+    counts = topic_factory("counts")
+    app = app_factory(build_topology(lines, counts), **{"consumer.sesion.timeout.ms": 6000})
+    with pytest.raises(ConfigError) as info:
+        app.start()
+    message = str(info.value)
+    assert "consumer.sesion.timeout.ms=6000 (given to the main consumer" in message
+    assert "did you mean 'consumer.session.timeout.ms'?" in message
+    _assert_nothing_started(app, kafka_bootstrap, app_factory.app_id)
+
+
+@pytest.mark.timeout(60)
+def test_unreachable_cluster_is_one_clear_error_in_bounded_time(app_factory, topic_factory,
+                                                                capfd):
+    bound = 5.0
+    app = app_factory(build_topology("lines", "counts"),
+                      **{"bootstrap.servers": "127.0.0.1:1", "default.api.timeout.ms": 5000})
+    started = time.monotonic()
+    with pytest.raises(KafkaUnavailableError) as info:
+        app.start()
+    elapsed = time.monotonic() - started
+    assert bound <= elapsed < bound + 10
+    message = str(info.value)
+    assert "cannot reach bootstrap.servers=127.0.0.1:1 (tried for 5 s)" in message
+    assert "Connection refused" in message  # what the client saw
+    assert app.state == State.CREATED and app.threads == []
+    # librdkafka's own "Connect to ... failed" lines (one a second or so) stay off stderr
+    assert "Connect to" not in capfd.readouterr().err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("problem", ["missing-output", "misspelt-key", "unknown-key"])
+def test_streams_run_reports_a_failed_start_in_one_line(problem, worker_factory, topic_factory):
+    lines = topic_factory("lines")
+    extra: tuple[str, ...] = ()
+    if problem == "missing-output":  # found by start()
+        output = f"no-such-output-{worker_factory.app_id}"
+        expected = f"writes to do not exist: {output} (written by sink node"
+    elif problem == "misspelt-key":  # found by start(), before any thread starts
+        output, extra = topic_factory("counts"), ("-s", "consumer.sesion.timeout.ms=6000")
+        expected = "consumer.sesion.timeout.ms=6000"
+    else:  # found when the config is loaded, before start()
+        output, extra = topic_factory("counts"), ("-s", "num.stream.thread=2")
+        expected = "unknown config key 'num.stream.thread'"
+    worker = worker_factory(problem, lines, output, extra=extra)
+    assert worker.proc.wait(60) == 1, worker.text()[-3000:]
+    text = worker.text()
+    failed = [line for line in text.splitlines() if "could not start:" in line]
+    assert len(failed) == 1 and expected in failed[0], text[-3000:]
+    assert "Traceback" not in text

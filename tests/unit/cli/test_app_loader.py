@@ -279,7 +279,7 @@ def test_describe_reports_errors_without_a_traceback(capsys):
     assert "Traceback" not in err
 
 
-def test_run_without_required_config_fails_cleanly(module, capsys):
+def test_run_without_required_config_fails_cleanly(module, capsys, caplog):
     root = logging.getLogger()
     level = root.level
     try:
@@ -287,5 +287,7 @@ def test_run_without_required_config_fails_cleanly(module, capsys):
         assert main(["run", f"{module}:topology"]) == 1
     finally:
         root.setLevel(level)
-    err = capsys.readouterr().err
-    assert "streams run: error: missing required config: bootstrap.servers" in err
+    # one line, as for a failed start(), and no traceback
+    out = capsys.readouterr().err + caplog.text
+    assert "could not start: missing required config: bootstrap.servers" in out
+    assert "Traceback" not in out

@@ -479,7 +479,7 @@ def test_generated_names_follow_kafka_streams() -> None:
 
 
 def test_internal_topics_follow_the_side_that_reads_them() -> None:
-    plan = plan_topics(fk_topology(True, True), "app", {LEFT: 4, RIGHT: 2})
+    plan = plan_topics(fk_topology(True, True), "app", {LEFT: 4, RIGHT: 2, "output-topic": 1})
     assert plan.internal["app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic"][0] == 2
     assert plan.internal["app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic"][0] == 4
     assert plan.internal[f"app-{SUBSCRIPTION_STORE}-changelog"][0] == 2

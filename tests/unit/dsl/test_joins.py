@@ -271,7 +271,7 @@ def test_global_table_stays_global_and_needs_no_copartitioning() -> None:
     assert "for global store (will not generate tasks)" in text
     assert "Processor: KSTREAM-LEFTJOIN-0000000004 (stores: [])" in text
     assert "Processor: KSTREAM-LEFTJOIN-0000000006 (stores: [])" in text
-    plan = plan_topics(topology, "app", {"orders": 3, "regions": 1})
+    plan = plan_topics(topology, "app", {"orders": 3, "regions": 1, "inner": 1, "left": 1})
     assert list(plan.subtopology_partitions.values()) == [3]  # the stream's tasks
     assert all("regions" not in group for group in topology.copartition_groups)
 
@@ -514,10 +514,10 @@ def test_stream_table_join_on_topics_of_different_partition_counts_fails_at_star
     customers = b.table("customers", STR)
     b.stream("orders", STR).join(customers, plus).to("out", OUT)
     topology = b.build()
-    assert plan_topics(topology, "app", {"orders": 3, "customers": 3}).subtopology_partitions \
+    assert plan_topics(topology, "app", {"orders": 3, "customers": 3, "out": 1}).subtopology_partitions \
         == {0: 3}
     with pytest.raises(TopologyError) as info:
-        plan_topics(topology, "app", {"orders": 3, "customers": 2})
+        plan_topics(topology, "app", {"orders": 3, "customers": 2, "out": 1})
     message = str(info.value)
     assert "co-partitioned" in message
     assert "customers=2" in message and "orders=3" in message
@@ -526,9 +526,10 @@ def test_stream_table_join_on_topics_of_different_partition_counts_fails_at_star
 
 def test_table_table_join_on_topics_of_different_partition_counts_fails_at_start_up() -> None:
     with pytest.raises(TopologyError, match=r"co-partitioned .*topic1=4, topic2=2"):
-        plan_topics(table_join("join"), "app", {"topic1": 4, "topic2": 2})
+        plan_topics(table_join("join"), "app", {"topic1": 4, "topic2": 2, "output": 1})
 
 
 def test_repartition_topic_before_a_join_takes_the_tables_partition_count() -> None:
-    plan = plan_topics(rekeyed_orders_topology(), "app", {"orders": 3, "customers": 2})
+    plan = plan_topics(rekeyed_orders_topology(), "app", {"orders": 3, "customers": 2,
+                                                              "out": 1})
     assert plan.internal["app-KSTREAM-KEY-SELECT-0000000004-repartition"][0] == 2

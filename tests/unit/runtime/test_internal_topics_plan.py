@@ -41,8 +41,8 @@ def test_wordcount_plan_follows_the_input_partition_count():
     assert plan.source_partitions == {"lines": 6, "app-counts-repartition": 6}
 
 
-def test_sink_topics_need_not_exist_but_sources_must():
-    plan_topics(wordcount(), APP, {"lines": 1})  # output topic missing: not checked here
+def test_sources_must_exist():
+    # (output topics must exist too: see tests/unit/runtime/test_startup_validation.py)
     with pytest.raises(MissingSourceTopicError) as info:
         plan_topics(wordcount(), APP, {"counts": 1})
     message = str(info.value)
@@ -68,7 +68,7 @@ def test_global_table_source_must_exist_and_has_no_changelog():
     b = StreamsBuilder()
     b.global_table("regions", Consumed(key_serde=S, value_serde=S), Materialized(name="names"))
     b.stream("in").to("out")
-    plan = plan_topics(b.build(), APP, {"in": 3, "regions": 5})
+    plan = plan_topics(b.build(), APP, {"in": 3, "regions": 5, "out": 1})
     assert plan.internal == {}
     assert plan.source_partitions["regions"] == 5
     assert 5 not in plan.subtopology_partitions.values()  # global sub-topology is not a task group
@@ -81,7 +81,7 @@ def test_explicit_repartition_count_wins_and_propagates_downstream():
      .group_by(lambda v: v, Grouped(key_serde=S, value_serde=S, name="again"))
      .count(Materialized(name="c"))
      .to_stream().to("out", Produced(key_serde=S, value_serde=serdes.Long())))
-    plan = plan_topics(b.build(), APP, {"orders": 8})
+    plan = plan_topics(b.build(), APP, {"orders": 8, "out": 1})
     assert plan.subtopology_partitions == {0: 8, 1: 2, 2: 2}
     assert plan.internal["app-fixed-repartition"][0] == 2
     # the implicit repartition downstream follows the sub-topology writing it (2, not 8)
@@ -92,17 +92,17 @@ def test_explicit_repartition_count_wins_and_propagates_downstream():
 def test_changelog_configs_come_from_materialized_and_logging_can_be_off():
     topology = wordcount(materialized=Materialized(
         name="counts", log_config={"min.compaction.lag.ms": "100", "segment.ms": "60000"}))
-    plan = plan_topics(topology, APP, {"lines": 1})
+    plan = plan_topics(topology, APP, {"lines": 1, "counts": 1})
     assert plan.internal["app-counts-changelog"] == (1, {
         "cleanup.policy": "compact", "min.compaction.lag.ms": "100", "segment.ms": "60000"})
     plan = plan_topics(wordcount(materialized=Materialized(name="counts", logging=False)), APP,
-                       {"lines": 1})
+                       {"lines": 1, "counts": 1})
     assert "app-counts-changelog" not in plan.internal
     assert "app-counts-repartition" in plan.internal
 
 
 def test_internal_topic_names_use_the_application_id():
-    plan = plan_topics(wordcount(), "other-app", {"lines": 1})
+    plan = plan_topics(wordcount(), "other-app", {"lines": 1, "counts": 1})
     assert set(plan.internal) == {"other-app-counts-repartition", "other-app-counts-changelog"}
 
 
@@ -112,9 +112,9 @@ def test_copartition_mismatch_names_topics_counts_and_the_fix():
      .group_by_key().count(Materialized(name="c"))
      .to_stream().to("out", Produced(key_serde=S, value_serde=serdes.Long())))
     topology = b.build()
-    assert plan_topics(topology, APP, {"left": 4, "right": 4}).subtopology_partitions == {0: 4}
+    assert plan_topics(topology, APP, {"left": 4, "right": 4, "out": 1}).subtopology_partitions == {0: 4}
     with pytest.raises(TopologyError) as info:
-        plan_topics(topology, APP, {"left": 4, "right": 3})
+        plan_topics(topology, APP, {"left": 4, "right": 3, "out": 1})
     message = str(info.value)
     assert "co-partitioned" in message
     assert "left=4" in message and "right=3" in message
@@ -127,9 +127,9 @@ def test_declared_copartition_group_across_subtopologies_is_checked():
     b.stream("b").to("y")
     topology = b.build()
     topology.copartition(["a", "b"])  # what a join declares
-    plan_topics(topology, APP, {"a": 2, "b": 2})
+    plan_topics(topology, APP, {"a": 2, "b": 2, "x": 1, "y": 1})
     with pytest.raises(TopologyError, match="a=2, b=5"):
-        plan_topics(topology, APP, {"a": 2, "b": 5})
+        plan_topics(topology, APP, {"a": 2, "b": 5, "x": 1, "y": 1})
 
 
 def test_subtopology_reading_repartition_topics_of_unequal_size_is_rejected():
@@ -144,4 +144,4 @@ def test_subtopology_reading_repartition_topics_of_unequal_size_is_rejected():
     (left.merge(right).group_by_key().count(Materialized(name="m"))
      .to_stream().to("out", Produced(key_serde=S, value_serde=serdes.Long())))
     with pytest.raises(TopologyError, match="co-partitioned"):
-        plan_topics(b.build(), APP, {"small": 2, "big": 3})
+        plan_topics(b.build(), APP, {"small": 2, "big": 3, "out": 1})
