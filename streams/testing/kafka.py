@@ -16,7 +16,8 @@ Example::
 
 ``LocalKafka(nodes=3)`` runs three combined broker+controller nodes with a static controller
 quorum; :meth:`LocalKafka.stop_node` / :meth:`LocalKafka.start_node` take one down and bring it
-back with its data.
+back with its data, and :meth:`LocalKafka.pause_node` / :meth:`LocalKafka.resume_node` freeze one
+(SIGSTOP) and let it go on (SIGCONT).
 
 Environment variables:
 
@@ -972,6 +973,31 @@ class LocalKafka:
                     node.process.wait()
                     node.process = None
                 raise
+
+    def pause_node(self, node_id: int) -> None:
+        """Freeze one node with SIGSTOP to its process group, like a long GC pause or a hung
+        host: its sockets stay open but nothing answers, and the controller quorum fences it
+        after ``broker.session.timeout.ms``. :meth:`resume_node` lets it go on.
+
+        A paused node still counts as running (:meth:`is_running`, :attr:`pids`). Resume it
+        before :meth:`stop_node` or :meth:`stop`: a frozen JVM handles SIGTERM only once
+        continued, so until then those wait for ``stop_timeout`` and then SIGKILL it.
+        """
+        with self._lock:
+            node = self._node(node_id)
+            if node.process is None or not node.running:
+                raise RuntimeError(f"node {node_id} is not running, so it cannot be paused")
+            _signal_group(node.process, signal.SIGSTOP)
+
+    def resume_node(self, node_id: int) -> None:
+        """Continue a node frozen by :meth:`pause_node` (SIGCONT to its process group).
+
+        Harmless for a node that is running and not paused; a no-op for a stopped one.
+        """
+        with self._lock:
+            node = self._node(node_id)
+            if node.process is not None and node.running:
+                _signal_group(node.process, signal.SIGCONT)
 
     # ---- internals ---------------------------------------------------------------------
 
