@@ -107,6 +107,14 @@ class KafkaRecordCollector:
                 f"{len(errors)} record(s) could not be written by {self.name}; first: {errors[0]}"
             )
 
+    def discard_errors(self) -> None:
+        """Forget delivery failures seen so far: after a transaction is aborted they belong
+        to records that are void anyway."""
+        if self._errors:
+            log.info("%s: %d delivery failure(s) of the aborted transaction discarded; first: %s",
+                     self.name, len(self._errors), self._errors[0])
+        self._errors = []
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every queued record is acknowledged; raise on failures or timeout."""
         remaining = self._producer.flush(timeout)

@@ -62,8 +62,12 @@ class ChangelogRestorer:
     """Drives restoration for one stream thread; call :meth:`restore_some` from its loop."""
 
     def __init__(self, consumer: Consumer, batch_size: int, listener: StateRestoreListener | None,
-                 thread_name: str, timeout: float = 30.0) -> None:
+                 thread_name: str, timeout: float = 30.0,
+                 uncommitted: Consumer | None = None) -> None:
         self._consumer = consumer
+        #: under exactly-once, a ``read_uncommitted`` consumer for high watermarks: see
+        #: :meth:`_committed_end`
+        self._uncommitted = uncommitted
         #: how long offset look-ups ride out transient errors (``task.timeout.ms``)
         self._timeout = timeout
         self._transient = TransientErrorLog(log, f"{thread_name} restore consumer")
@@ -89,6 +93,8 @@ class ChangelogRestorer:
             restore: Callable[[list[tuple[bytes, bytes | None]]], None]) -> bool:
         """Start restoring ``store`` of ``task``; returns False when there is nothing to read."""
         low, high = watermarks(self._consumer, topic, partition, self._timeout)
+        if self._uncommitted is not None:
+            high = self._committed_end(topic, partition, high)
         start = low if checkpoint is None else max(int(checkpoint), int(low))
         if checkpoint is not None and checkpoint > high:
             log.warning("%s: checkpoint %d of %s-%d is past its end %d; restoring from the start",
@@ -105,6 +111,42 @@ class ChangelogRestorer:
         self._reassign()
         return True
 
+    def _committed_end(self, topic: str, partition: int, stable: int) -> int:
+        """Under exactly-once, wait until no transaction is open on the changelog partition,
+        and return its end then.
+
+        A ``read_committed`` consumer's end is the last stable offset: the first offset of the
+        oldest open transaction. When a previous owner of the task died with a transaction
+        open, a later owner may already have *committed* records past it, which the stable
+        end hides until the broker aborts the dead transaction (``transaction.timeout.ms``).
+        Restoring only up to it would resume the task from state older than its committed
+        input offsets, and counts would go back. Every open transaction on this partition
+        belongs to a previous owner (this thread writes to it only once the task runs), so
+        waiting for them to end is bounded by their timeout.
+        """
+        assert self._uncommitted is not None
+        deadline = time.monotonic() + self._timeout
+        waited = False
+        while True:
+            high = watermarks(self._uncommitted, topic, partition, self._timeout)[1]
+            if stable >= high:
+                if waited:
+                    log.info("%s: %s-%d has no open transaction any more; restoring up to %d",
+                             self._name, topic, partition, stable)
+                return stable
+            if not waited:
+                log.info("%s: %s-%d has an open transaction from offset %d (end %d), left by a "
+                         "previous owner; waiting for it to end before restoring", self._name,
+                         topic, partition, stable, high)
+                waited = True
+            if time.monotonic() > deadline:
+                raise StateStoreError(
+                    f"{self._name}: changelog {topic}-{partition} has had an open transaction "
+                    f"from offset {stable} for {self._timeout:.0f} s (task.timeout.ms); its "
+                    "producer neither committed nor aborted it")
+            time.sleep(0.1)
+            stable = watermarks(self._consumer, topic, partition, self._timeout)[1]
+
     def _reassign(self) -> None:
         self._consumer.assign([
             TopicPartition(cl.topic, cl.partition, cl.position if cl.position >= 0 else OFFSET_BEGINNING)
@@ -114,6 +156,8 @@ class ChangelogRestorer:
     def close(self) -> None:
         """Close the restore consumer."""
         self._consumer.close()
+        if self._uncommitted is not None:
+            self._uncommitted.close()
 
     def remove_task(self, task: Any) -> None:
         """Stop restoring a task's stores (it was revoked or closed)."""

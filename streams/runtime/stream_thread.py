@@ -26,7 +26,7 @@ from confluent_kafka import (
 )
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
-from streams.errors import StreamsError
+from streams.errors import KafkaUnavailableError, StreamsError
 from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
@@ -49,6 +49,10 @@ class ThreadState(enum.Enum):
     RUNNING = "RUNNING"
     PENDING_SHUTDOWN = "PENDING_SHUTDOWN"
     DEAD = "DEAD"
+
+
+_REBALANCING = (ThreadState.STARTING, ThreadState.PARTITIONS_REVOKED,
+                ThreadState.PARTITIONS_ASSIGNED)
 
 
 class TaskMigratedError(StreamsError):
@@ -98,6 +102,10 @@ class StreamThread(threading.Thread):
         self._task_timeout: float = config["task.timeout.ms"] / 1000.0
         #: monotonic time the loop last came round; the stall watchdog reads it
         self.last_loop: float = time.monotonic()
+        #: monotonic time the thread entered a rebalance, None outside one (for the watchdog)
+        self.rebalancing_since: float | None = None
+        #: how long a commit step rides out transient errors (shorter under exactly-once)
+        self._commit_timeout = self._task_timeout
         self.processed = 0
         self.commits = 0
         #: times the thread's tasks were closed dirty and taken up again after a migration
@@ -105,6 +113,11 @@ class StreamThread(threading.Thread):
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: ThreadState) -> None:
+        if state in _REBALANCING:
+            if self.rebalancing_since is None:
+                self.rebalancing_since = time.monotonic()
+        else:
+            self.rebalancing_since = None
         old, self.thread_state = self.thread_state, state
         if old != state:
             self._on_state(self, state)
@@ -174,6 +187,10 @@ class StreamThread(threading.Thread):
             # transaction blocks read_committed readers of what it wrote, its own repartition
             # topics included, until the broker aborts it after this long
             pcfg.setdefault("transaction.timeout.ms", 10_000)
+            # retrying a commit step for longer is pointless: the broker aborts the
+            # transaction after this long, so the thread aborts and rejoins instead
+            self._commit_timeout = min(self._task_timeout,
+                                       int(pcfg["transaction.timeout.ms"]) / 1000.0)
         collector_box: list[KafkaRecordCollector] = []
         pcfg["on_delivery"] = lambda err, msg: collector_box[0].on_delivery(err, msg)
         self.producer = Producer(pcfg)
@@ -201,9 +218,14 @@ class StreamThread(threading.Thread):
         rcfg.update(self.config.client_config("restore.consumer."))
         rcfg["group.id"] = f"{self.app_id}-restore"
         restore_consumer = Consumer(rcfg)
+        uncommitted = None
+        if self.eos:
+            # high watermarks past open transactions, never used to read records
+            uncommitted = Consumer({**rcfg, "isolation.level": "read_uncommitted",
+                                    "client.id": f"{self.name}-restore-watermarks"})
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
-                                          timeout=self._task_timeout)
+                                          timeout=self._task_timeout, uncommitted=uncommitted)
         self.consumer = Consumer(self._consumer_config())
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
@@ -308,6 +330,9 @@ class StreamThread(threading.Thread):
             retrying(f"{self.name}: could not abort the transaction",
                      lambda t: self.producer.abort_transaction(t) or True,  # type: ignore[union-attr]
                      self._task_timeout)
+            # the aborted records' delivery failures (timed out, purged) are void, not errors
+            self.producer.poll(0)
+            self.task_manager.collector.discard_errors()
             self.producer.begin_transaction()
         self.task_manager.close_all(clean=False)
 
@@ -422,9 +447,14 @@ class StreamThread(threading.Thread):
             return True
 
         try:
-            retrying(f"{self.name}: {what}", attempt, self._task_timeout)
+            retrying(f"{self.name}: {what}", attempt, self._commit_timeout)
         except _AbortRequired as wrapped:
             raise wrapped.exc from None
+        except KafkaUnavailableError as exc:
+            if self.eos and kafka_error(exc.__cause__ or exc) is not None:
+                # out of time on transient errors: the broker aborts the transaction anyway
+                raise TaskMigratedError(f"{exc}; aborting the transaction") from exc
+            raise
 
     def _close_tasks(self, clean: bool) -> None:
         """Close the tasks: clean ones commit and write checkpoints first. A clean close that

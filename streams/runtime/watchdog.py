@@ -5,6 +5,9 @@ batch, not per record). The watchdog looks at the stamps once a second; a live t
 stamp is older than ``thread.stall.warning.ms`` is reported once per stall: a warning with the
 thread's current stack (so the call it is stuck in is visible) and a call to the stall
 listener. When the loop comes round again, that is logged too.
+
+A thread whose loop runs but that has been in a rebalance (no assignment yet, or restoring)
+for as long is reported the same way: it polls, yet nothing reaches its tasks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class Watched(Protocol):
 
     name: str
     last_loop: float
+    #: monotonic time the thread entered a rebalance (None while RUNNING or stopping)
+    rebalancing_since: float | None
 
     def is_alive(self) -> bool:
         """True while the thread runs."""
@@ -79,7 +84,11 @@ class StallWatchdog(threading.Thread):
             if not t.is_alive():
                 self.stalled.pop(t.name, None)
                 continue
-            stamp = t.last_loop
+            # stalled: the loop stopped, or it runs but the thread stays in a rebalance
+            stamp, what = t.last_loop, "has made no progress"
+            since = t.rebalancing_since
+            if since is not None and now - since > self._limit and now - stamp <= self._limit:
+                stamp, what = since, "has been in a rebalance (no tasks running)"
             reported = self.stalled.get(t.name)
             if reported is not None and stamp != reported:
                 del self.stalled[t.name]
@@ -88,8 +97,8 @@ class StallWatchdog(threading.Thread):
             elif reported is None and now - stamp > self._limit:
                 self.stalled[t.name] = stamp
                 stack = thread_stack(t) if isinstance(t, threading.Thread) else ""
-                log.error("%s has made no progress for %.1f s (thread.stall.warning.ms=%d); "
-                          "it is at:\n%s", t.name, now - stamp, int(self._limit * 1000),
+                log.error("%s %s for %.1f s (thread.stall.warning.ms=%d); it is at:\n%s",
+                          t.name, what, now - stamp, int(self._limit * 1000),
                           stack or "(no Python frame)")
                 self._notify(t.name, now - stamp, stack)
 

@@ -66,6 +66,9 @@ class FakeTaskManager:
     def close(self) -> None:
         self.calls.append("collector.close")
 
+    def discard_errors(self) -> None:
+        self.calls.append("collector.discard_errors")
+
 
 class FakeConsumer:
     def __init__(self, commit_errors: list[int] | None = None) -> None:
@@ -116,6 +119,10 @@ class FakeProducer:
 
     def abort_transaction(self, timeout: float) -> None:
         self.calls.append("abort")
+
+    def poll(self, timeout: float) -> int:
+        self.calls.append("poll")  # serves the aborted records' delivery reports
+        return 0
 
     def begin_transaction(self) -> None:
         self.calls.append("begin")
@@ -233,8 +240,9 @@ def test_an_abortable_transaction_error_aborts_and_rejoins(tmp_path: Path) -> No
         t._commit()
     assert "begin" not in producer.calls
     t._handle_task_migrated(TaskMigratedError("abort"))
-    assert producer.calls == ["send_offsets", "abort", "begin"]
-    assert tm.calls[-1] == "close_all(clean=False)"
+    assert producer.calls == ["send_offsets", "abort", "poll", "begin"]
+    # the aborted records' delivery failures are dropped before the next transaction begins
+    assert tm.calls[-2:] == ["collector.discard_errors", "close_all(clean=False)"]
     assert consumer.calls == ["unsubscribe", "subscribe(in)"]
 
 
@@ -246,3 +254,20 @@ def test_a_retriable_transaction_commit_is_retried(tmp_path: Path) -> None:
     t._setup()
     t._commit()
     assert producer.calls == ["send_offsets", "commit", "begin"]
+
+
+def test_a_transaction_commit_that_keeps_timing_out_aborts_within_the_transaction_timeout(
+        tmp_path: Path) -> None:
+    class SlowProducer(FakeProducer):
+        def commit_transaction(self, timeout: float) -> None:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "slow", retriable=True))
+
+    t, _, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2",
+                                            "producer.transaction.timeout.ms": 1000}),
+                      FakeConsumer(), SlowProducer())
+    t._setup()
+    t._commit_timeout = 0.3  # what _setup derives from transaction.timeout.ms
+    started = time.monotonic()
+    with pytest.raises(TaskMigratedError, match="could not commit the transaction within"):
+        t._commit()
+    assert time.monotonic() - started < 5

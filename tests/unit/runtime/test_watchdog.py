@@ -15,6 +15,7 @@ class FakeThread:
     def __init__(self, name: str) -> None:
         self.name = name
         self.last_loop = 0.0
+        self.rebalancing_since: float | None = None
         self.alive = True
 
     def is_alive(self) -> bool:
@@ -72,3 +73,25 @@ def test_the_stack_of_a_blocked_thread_shows_where_it_waits(
     finally:
         release.set()
         t.join()
+
+
+def test_a_thread_that_loops_but_stays_in_a_rebalance_is_reported(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    t = FakeThread("t")
+    t.rebalancing_since = 0.0
+    calls: list[tuple[str, float]] = []
+    dog = StallWatchdog(lambda: [t], 5.0, [lambda n, s, st: calls.append((n, s))], "c",
+                        clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for step in range(1, 8):
+            now[0] = float(step)
+            t.last_loop = now[0]  # the loop keeps coming round
+            dog.check()
+        assert calls == [("t", 6.0)]
+        assert "t has been in a rebalance (no tasks running) for 6.0 s" in caplog.text
+        t.rebalancing_since = None  # assigned and running again
+        now[0] = 8.0
+        t.last_loop = 8.0
+        dog.check()
+    assert calls == [("t", 6.0), ("t", 0.0)]
