@@ -107,6 +107,13 @@ class KafkaRecordCollector:
                 f"{len(errors)} record(s) could not be written by {self.name}; first: {errors[0]}"
             )
 
+    def replace_producer(self, producer: Producer) -> None:
+        """Send through ``producer`` from now on (the old one failed fatally)."""
+        self._producer = producer
+        self._produce = producer.produce
+        self._poll = producer.poll
+        self._partition_counts.clear()
+
     def discard_errors(self) -> None:
         """Forget delivery failures seen so far: after a transaction is aborted they belong
         to records that are void anyway."""

@@ -99,8 +99,10 @@ def retrying(what: str, call: Callable[[float], T | None], timeout: float, *,
     does running out of time; both messages start with ``what``, phrased as what could not be
     done ("could not read the offsets of t-3"), and the last error is chained.
     """
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     delay = 0.05
+    warned = False
     last: str = "no answer"
     cause: BaseException | None = None
     while True:
@@ -119,6 +121,10 @@ def retrying(what: str, call: Callable[[float], T | None], timeout: float, *,
             raise KafkaUnavailableError(
                 f"{what} within {timeout:.0f} s (last error: {last}); transient errors are "
                 "retried for task.timeout.ms") from cause
+        if not warned and clock() - started > 5.0:  # long enough to explain a pause
+            warned = True
+            log.warning("%s yet: transient errors for %.0f s, retrying for up to %.0f s "
+                        "(last error: %s)", what, clock() - started, timeout, last)
         log.debug("%s: transient error, retrying in %.2fs: %s", what, delay, last)
         sleep(delay)
         delay = min(delay * 2, 1.0)
@@ -151,3 +157,14 @@ class TransientErrorLog:
         where = f" on {topic}-{partition}" if topic else ""
         more = f" ({count} more since the last report)" if count else ""
         self._log.warning("%s: transient error%s, retrying: %s%s", self._who, where, err, more)
+
+
+def retrying_action(what: str, action: Callable[[float], object], timeout: float) -> None:
+    """:func:`retrying` for a call whose result does not matter (``abort_transaction``,
+    ``init_transactions``, ...): done once it returns without raising."""
+
+    def call(attempt_timeout: float) -> bool:
+        action(attempt_timeout)
+        return True
+
+    retrying(what, call, timeout)

@@ -31,7 +31,7 @@ from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
-from streams.runtime.retries import is_task_migrated, kafka_error, retrying
+from streams.runtime.retries import is_task_migrated, kafka_error, retrying, retrying_action
 from streams.runtime.task_manager import TaskManager
 from streams.topology.nodes import SourceNode
 from streams.topology.topology import Topology
@@ -193,12 +193,10 @@ class StreamThread(threading.Thread):
                                        int(pcfg["transaction.timeout.ms"]) / 1000.0)
         collector_box: list[KafkaRecordCollector] = []
         pcfg["on_delivery"] = lambda err, msg: collector_box[0].on_delivery(err, msg)
-        self.producer = Producer(pcfg)
+        self._producer_config = pcfg
+        self.producer = self._new_producer()
         collector = KafkaRecordCollector(self.producer, self.name)
         collector_box.append(collector)
-        if self.eos:
-            self.producer.init_transactions(60)
-            self.producer.begin_transaction()
         rcfg: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "group.id": f"{self.app_id}-restore",
@@ -321,19 +319,46 @@ class StreamThread(threading.Thread):
             self.failure = exc
             raise
 
+    def _new_producer(self) -> Producer:
+        """A producer with this thread's config; under exactly-once with its transactions
+        initialized (fencing any earlier producer of the same transactional id) and one
+        begun."""
+        producer = Producer(self._producer_config)
+        if self.eos:
+            retrying_action(f"{self.name}: could not initialize transactions",
+                            producer.init_transactions, self._task_timeout)
+            producer.begin_transaction()
+        return producer
+
     def _close_dirty_and_abort(self) -> None:
         """Close every task without committing; under exactly-once abort the open
-        transaction (its writes belong to the closed tasks) and begin the next one. A
-        producer that cannot abort (fenced, fatal) fails the thread."""
+        transaction (its writes belong to the closed tasks) and begin the next one.
+
+        A producer that cannot abort because it is in a fatal state (fenced after the broker
+        timed its transaction out and bumped its epoch, say) is replaced by a new one, as
+        Kafka Streams does: the tasks are closed dirty anyway, so nothing of the old
+        transaction survives."""
         assert self.task_manager is not None
         if self.eos and self.producer is not None:
-            retrying(f"{self.name}: could not abort the transaction",
-                     lambda t: self.producer.abort_transaction(t) or True,  # type: ignore[union-attr]
-                     self._task_timeout)
-            # the aborted records' delivery failures (timed out, purged) are void, not errors
-            self.producer.poll(0)
-            self.task_manager.collector.discard_errors()
-            self.producer.begin_transaction()
+            producer = self.producer
+            try:
+                retrying_action(f"{self.name}: could not abort the transaction",
+                                producer.abort_transaction, self._task_timeout)
+                # the aborted records' delivery failures (timed out, purged) are void
+                producer.poll(0)
+                self.task_manager.collector.discard_errors()
+                producer.begin_transaction()
+            except (KafkaUnavailableError, KafkaException) as exc:
+                cause = exc.__cause__ if isinstance(exc, KafkaUnavailableError) else exc
+                err = kafka_error(cause) if cause is not None else None
+                if err is None or not err.fatal():
+                    raise
+                log.warning("%s: the producer cannot abort (%s); replacing it", self.name, err)
+                producer.purge()
+                producer.poll(0)
+                self.task_manager.collector.discard_errors()
+                self.producer = self._new_producer()
+                self.task_manager.collector.replace_producer(self.producer)
         self.task_manager.close_all(clean=False)
 
     def _handle_task_migrated(self, exc: TaskMigratedError) -> None:

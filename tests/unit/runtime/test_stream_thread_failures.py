@@ -69,6 +69,10 @@ class FakeTaskManager:
     def discard_errors(self) -> None:
         self.calls.append("collector.discard_errors")
 
+    def replace_producer(self, producer: Any) -> None:
+        self.calls.append("collector.replace_producer")
+        self.producer = producer
+
 
 class FakeConsumer:
     def __init__(self, commit_errors: list[int] | None = None) -> None:
@@ -119,6 +123,9 @@ class FakeProducer:
 
     def abort_transaction(self, timeout: float) -> None:
         self.calls.append("abort")
+
+    def purge(self) -> None:
+        self.calls.append("purge")
 
     def poll(self, timeout: float) -> int:
         self.calls.append("poll")  # serves the aborted records' delivery reports
@@ -271,3 +278,23 @@ def test_a_transaction_commit_that_keeps_timing_out_aborts_within_the_transactio
     with pytest.raises(TaskMigratedError, match="could not commit the transaction within"):
         t._commit()
     assert time.monotonic() - started < 5
+
+
+def test_a_producer_fenced_while_aborting_is_replaced(tmp_path: Path) -> None:
+    class FencedProducer(FakeProducer):
+        def abort_transaction(self, timeout: float) -> None:
+            self.calls.append("abort")
+            raise KafkaException(KafkaError(KafkaError._FENCED, "fenced by a newer instance",
+                                            fatal=True))
+
+    old, new = FencedProducer(), FakeProducer()
+    t, tm, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2"}),
+                       FakeConsumer(), old)
+    t._setup()
+    t._new_producer = lambda: new  # type: ignore[method-assign]
+    t._handle_task_migrated(TaskMigratedError("fenced"))
+    assert old.calls == ["abort", "purge", "poll"]
+    assert t.producer is new
+    assert tm.calls[-3:] == ["collector.discard_errors", "collector.replace_producer",
+                             "close_all(clean=False)"]
+    assert getattr(tm, "producer", None) is new
