@@ -21,4 +21,10 @@ def watermarks(consumer: Any, topic: str, partition: int, timeout: float = 30.0)
         marks = consumer.get_watermark_offsets(tp, timeout=attempt_timeout, cached=False)
         return None if marks is None else (int(marks[0]), int(marks[1]))
 
-    return retrying(f"could not read the offsets of {topic}-{partition}", read, timeout)
+    def refresh() -> None:
+        # a client that neither fetches nor subscribes to the topic keeps its cached metadata:
+        # after a broker dies it answers "unknown partition" until asked to look again
+        consumer.list_topics(topic, timeout=2.0)
+
+    return retrying(f"could not read the offsets of {topic}-{partition}", read, timeout,
+                    on_retry=refresh)

@@ -89,13 +89,15 @@ def is_task_migrated(err: KafkaError) -> bool:
 
 def retrying(what: str, call: Callable[[float], T | None], timeout: float, *,
              max_attempt: float = 10.0, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> T:
+             sleep: Callable[[float], None] = time.sleep,
+             on_retry: Callable[[], object] | None = None) -> T:
     """``call(attempt_timeout)`` until it returns, retrying transient Kafka errors with
     back-off for up to ``timeout`` seconds.
 
     ``call`` receives how long one attempt may block (at most ``max_attempt`` seconds, so one
     hung request does not use the whole budget) and may return None to mean "no answer yet",
-    which is retried too. A fatal error raises :class:`KafkaUnavailableError` at once, and so
+    which is retried too. ``on_retry`` runs before each retry (to refresh metadata, say); what
+    it raises is logged, not raised. A fatal error raises :class:`KafkaUnavailableError` at once, and so
     does running out of time; both messages start with ``what``, phrased as what could not be
     done ("could not read the offsets of t-3"), and the last error is chained.
     """
@@ -127,6 +129,11 @@ def retrying(what: str, call: Callable[[float], T | None], timeout: float, *,
                         "(last error: %s)", what, clock() - started, timeout, last)
         log.debug("%s: transient error, retrying in %.2fs: %s", what, delay, last)
         sleep(delay)
+        if on_retry is not None:
+            try:
+                on_retry()
+            except Exception as exc:
+                log.debug("%s: refresh before retrying failed: %s", what, exc)
         delay = min(delay * 2, 1.0)
 
 

@@ -16,6 +16,10 @@ class FlakyConsumer:
         self.errors = errors
         self.marks = marks
         self.calls = 0
+        self.refreshed: list[str] = []
+
+    def list_topics(self, topic: str, timeout: float) -> None:
+        self.refreshed.append(topic)
 
     def get_watermark_offsets(self, tp: Any, timeout: float, cached: bool) -> tuple[int, int]:
         assert not cached
@@ -53,3 +57,6 @@ def test_unknown_partition_after_a_broker_kill_is_retried() -> None:
                               KafkaError.NOT_COORDINATOR])
     assert watermarks(consumer, "t", 3) == (3, 9)
     assert consumer.calls == 4
+    # each retry first asks for the topic's metadata again: a client that does not fetch the
+    # topic otherwise keeps answering from its stale cache after the broker died
+    assert consumer.refreshed == ["t", "t", "t"]
