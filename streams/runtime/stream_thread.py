@@ -354,8 +354,8 @@ class StreamThread(threading.Thread):
                 if err is None or not err.fatal():
                     raise
                 log.warning("%s: the producer cannot abort (%s); replacing it", self.name, err)
-                producer.purge()
-                producer.poll(0)
+                # a fatal producer raises its error from every call, poll() included: drop it
+                # unpolled; its queued records belong to the void transaction
                 self.task_manager.collector.discard_errors()
                 self.producer = self._new_producer()
                 self.task_manager.collector.replace_producer(self.producer)
