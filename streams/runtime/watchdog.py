@@ -85,16 +85,19 @@ class StallWatchdog(threading.Thread):
                 self.stalled.pop(t.name, None)
                 continue
             # stalled: the loop stopped, or it runs but the thread stays in a rebalance
-            stamp, what = t.last_loop, "has made no progress"
             since = t.rebalancing_since
-            if since is not None and now - since > self._limit and now - stamp <= self._limit:
-                stamp, what = since, "has been in a rebalance (no tasks running)"
+            loop_stuck = now - t.last_loop > self._limit
+            stuck = loop_stuck or (since is not None and now - since > self._limit)
             reported = self.stalled.get(t.name)
-            if reported is not None and stamp != reported:
+            if reported is not None and not stuck:
                 del self.stalled[t.name]
                 log.warning("%s makes progress again after %.1f s", t.name, now - reported)
                 self._notify(t.name, 0.0, "")
-            elif reported is None and now - stamp > self._limit:
+            elif reported is None and stuck:
+                if loop_stuck or since is None:
+                    stamp, what = t.last_loop, "has made no progress"
+                else:
+                    stamp, what = since, "has been in a rebalance (no tasks running)"
                 self.stalled[t.name] = stamp
                 stack = thread_stack(t) if isinstance(t, threading.Thread) else ""
                 log.error("%s %s for %.1f s (thread.stall.warning.ms=%d); it is at:\n%s",

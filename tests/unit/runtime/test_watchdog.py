@@ -95,3 +95,19 @@ def test_a_thread_that_loops_but_stays_in_a_rebalance_is_reported(
         t.last_loop = 8.0
         dog.check()
     assert calls == [("t", 6.0), ("t", 0.0)]
+
+
+def test_a_rebalance_stall_that_becomes_a_loop_stall_is_not_reported_as_progress(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [6.0]
+    t = FakeThread("t")
+    t.rebalancing_since = 0.0
+    t.last_loop = 5.5
+    calls: list[float] = []
+    dog = StallWatchdog(lambda: [t], 5.0, [lambda n, s, st: calls.append(s)], "c",
+                        clock=lambda: now[0])
+    dog.check()  # in a rebalance for 6 s, loop still turning
+    now[0] = 11.0  # now the loop has stopped too
+    dog.check()
+    assert calls == [6.0]
+    assert "makes progress again" not in caplog.text
