@@ -430,20 +430,13 @@ class StreamThread(threading.Thread):
         tps = tm.topic_partitions(offsets)
         if self.eos:
             producer, consumer = self.producer, self.consumer
-            try:
-                if tps:
-                    self._retry_commit(
-                        "could not add the offsets to the transaction",
-                        lambda t: producer.send_offsets_to_transaction(
-                            tps, consumer.consumer_group_metadata(), t))
-                self._retry_commit("could not commit the transaction",
-                                   lambda t: producer.commit_transaction(t))
-            except KafkaException as exc:
-                err = kafka_error(exc)
-                if err is not None and err.txn_requires_abort():
-                    raise TaskMigratedError(f"{self.name}: the transaction must be aborted "
-                                            f"({err})") from exc
-                raise
+            if tps:
+                self._retry_commit(
+                    "could not add the offsets to the transaction",
+                    lambda t: producer.send_offsets_to_transaction(
+                        tps, consumer.consumer_group_metadata(), t))
+            self._retry_commit("could not commit the transaction",
+                               lambda t: producer.commit_transaction(t))
             self.producer.begin_transaction()
         else:
             tm.collector.flush()
@@ -456,9 +449,10 @@ class StreamThread(threading.Thread):
         self.commits += 1
 
     def _retry_commit(self, what: str, call: Callable[[float], Any]) -> None:
-        """Run one commit step, retrying transient errors for ``task.timeout.ms``. A refusal
-        by the group becomes :class:`TaskMigratedError`; errors that require aborting a
-        transaction are re-raised as they are for the caller to tell apart."""
+        """Run one commit step, retrying transient errors for ``task.timeout.ms`` (under
+        exactly-once ``transaction.timeout.ms``). A refusal by the group, an error that
+        requires aborting the transaction, and running out of time under exactly-once all
+        become :class:`TaskMigratedError`."""
         def attempt(timeout: float) -> bool:
             try:
                 call(timeout)
@@ -467,14 +461,13 @@ class StreamThread(threading.Thread):
                 if err is not None and is_task_migrated(err):
                     raise TaskMigratedError(f"{self.name}: {what}: {err}") from exc
                 if err is not None and err.txn_requires_abort():
-                    raise _AbortRequired(exc) from exc
+                    raise TaskMigratedError(f"{self.name}: the transaction must be aborted "
+                                            f"({err})") from exc
                 raise
             return True
 
         try:
             retrying(f"{self.name}: {what}", attempt, self._commit_timeout)
-        except _AbortRequired as wrapped:
-            raise wrapped.exc from None
         except KafkaUnavailableError as exc:
             if self.eos and kafka_error(exc.__cause__ or exc) is not None:
                 # out of time on transient errors: the broker aborts the transaction anyway
@@ -521,11 +514,3 @@ class StreamThread(threading.Thread):
         if tm is not None and self.producer is not None and not self.eos:
             tm.collector.close()
 
-
-class _AbortRequired(Exception):
-    """Carries a KafkaException that requires aborting the transaction past
-    :func:`retrying`, which would otherwise report it as a fatal client error."""
-
-    def __init__(self, exc: KafkaException) -> None:
-        super().__init__(str(exc))
-        self.exc = exc
