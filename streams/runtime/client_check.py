@@ -27,10 +27,15 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from streams.config import COMMON_CLIENT_PREFIXES, EXACTLY_ONCE_V2, KEYS, StreamsConfig
+from streams.config import COMMON_CLIENT_PREFIXES, KEYS, StreamsConfig
 from streams.errors import ConfigError
+from streams.runtime.client_configs import (
+    global_consumer_config,
+    main_consumer_config,
+    producer_config,
+    restore_consumer_config,
+)
 from streams.runtime.client_log import CollapsingClientLog
-from streams.runtime.record_collector import KafkaRecordCollector
 from streams.topology.topology import Topology
 
 #: librdkafka's configuration reference, named in the error
@@ -119,39 +124,16 @@ class ClientSpec:
 def client_specs(config: StreamsConfig, topology: Topology, client_id: str) -> list[ClientSpec]:
     """The clients a running instance creates, with the settings it gives them.
 
-    Mirrors ``StreamThread._consumer_config`` and ``StreamThread._setup`` (main consumer,
-    restore consumer, producer), ``GlobalStreamThread`` and ``KafkaStreams.start`` (admin);
-    keep them in step (``tests/unit/runtime/test_startup_validation.py`` compares the main
-    consumer's). ``bootstrap.servers`` is left out so that validating connects nowhere.
+    Built by :mod:`streams.runtime.client_configs`, as the runtime builds them, for the
+    first stream thread. ``bootstrap.servers`` is left out so that validating connects
+    nowhere.
     """
     app_id = config["application.id"]
-    eos = config["processing.guarantee"] == EXACTLY_ONCE_V2
     thread = f"{client_id}-StreamThread-1"
-    main: dict[str, Any] = {
-        "client.id": f"{thread}-consumer", "auto.offset.reset": config["auto.offset.reset"],
-        "enable.partition.eof": False, "fetch.queue.backoff.ms": 100,
-        **config.client_config("consumer."), **config.client_config("main.consumer."),
-        "group.id": app_id, "enable.auto.commit": False, "partition.assignment.strategy": "range",
-    }
-    if eos:
-        main["isolation.level"] = "read_committed"
-    restore: dict[str, Any] = {
-        "group.id": f"{app_id}-restore", "client.id": f"{thread}-restore-consumer",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-        "enable.partition.eof": False, "fetch.max.bytes": 52428800,
-        "fetch.queue.backoff.ms": 100, "fetch.wait.max.ms": 10,
-    }
-    if eos:
-        restore["isolation.level"] = "read_committed"
-    restore.update(config.client_config("consumer."))
-    restore.update(config.client_config("restore.consumer."))
-    restore["group.id"] = f"{app_id}-restore"
-    producer = KafkaRecordCollector.producer_config(config.client_config("producer."),
-                                                    f"{thread}-producer")
-    if eos:
-        # a probe id: the thread's own id must not be touched before the thread fences with it
-        producer["transactional.id"] = f"{app_id}-{client_id}-config-check"
-        producer.setdefault("transaction.timeout.ms", 10_000)
+    main = main_consumer_config(config, thread)
+    restore = restore_consumer_config(config, thread)
+    # a probe id: the thread's own id must not be touched before the thread fences with it
+    producer = producer_config(config, thread, f"{app_id}-{client_id}-config-check")
     specs = [
         ClientSpec("main consumer", Consumer, main, ("consumer.", "main.consumer."), config),
         ClientSpec("restore consumer", Consumer, restore, ("consumer.", "restore.consumer."),
@@ -162,13 +144,7 @@ def client_specs(config: StreamsConfig, topology: Topology, client_id: str) -> l
     ]
     if any(s.is_global for s in topology.subtopologies()) or \
             config.client_config("global.consumer.", include_common=False):
-        glob: dict[str, Any] = {
-            "group.id": f"{app_id}-global", "client.id": f"{client_id}-global-consumer",
-            "enable.auto.commit": False, "enable.partition.eof": False,
-            **config.client_config("consumer."), **config.client_config("global.consumer."),
-        }
-        if eos:
-            glob["isolation.level"] = "read_committed"
+        glob = global_consumer_config(config, client_id)
         specs.append(ClientSpec("global consumer", Consumer, glob,
                                 ("consumer.", "global.consumer."), config))
     for spec in specs:

@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
+from streams.runtime.client_configs import global_consumer_config
 from streams.runtime.retries import TransientErrorLog, is_transient
 from streams.runtime.task import Task, TaskId
 from streams.topology.topology import Topology
@@ -44,7 +45,6 @@ class GlobalStreamThread(threading.Thread):
         self.topology = topology
         self._on_error = on_error
         self._dir = state_root / "global"
-        app_id = config["application.id"]
         self.tasks: list[Task] = []
         for sub in topology.subtopologies():
             if sub.is_global:
@@ -53,18 +53,7 @@ class GlobalStreamThread(threading.Thread):
                                        wall_clock=lambda: int(time.time() * 1000),
                                        state_dir=state_root / "global"))
         self._by_topic = {t: task for task in self.tasks for t in task.source_topics}
-        cfg: dict[str, Any] = {
-            "bootstrap.servers": config["bootstrap.servers"],
-            "group.id": f"{app_id}-global",
-            "client.id": f"{client_id}-global-consumer",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-        cfg.update(config.client_config("consumer."))
-        cfg.update(config.client_config("global.consumer."))
-        if config["processing.guarantee"] == "exactly_once_v2":
-            cfg["isolation.level"] = "read_committed"
-        self._consumer = Consumer(cfg)
+        self._consumer = Consumer(global_consumer_config(config, client_id))
         self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method
         self.failure: BaseException | None = None
         self.stores: dict[str, Any] = {}

@@ -27,6 +27,12 @@ from confluent_kafka import (
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
 from streams.errors import KafkaUnavailableError, StreamsError
+from streams.runtime.client_configs import (
+    main_consumer_config,
+    producer_config,
+    restore_consumer_config,
+)
+from streams.runtime.hard_deadline import CallStuckError, HardDeadline
 from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
@@ -110,6 +116,10 @@ class StreamThread(threading.Thread):
         self.commits = 0
         #: times the thread's tasks were closed dirty and taken up again after a migration
         self.migrations = 0
+        #: runs send_offsets_to_transaction, whose timeout librdkafka may ignore
+        self._deadline = HardDeadline(self.name)
+        #: set when a producer call was abandoned: the producer must be replaced, not used
+        self._producer_stuck = False
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: ThreadState) -> None:
@@ -154,39 +164,10 @@ class StreamThread(threading.Thread):
         self._close_clients()
         self._set_state(ThreadState.DEAD)
 
-    def _consumer_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {
-            "bootstrap.servers": self.config["bootstrap.servers"],
-            "client.id": f"{self.name}-consumer",
-            "auto.offset.reset": self.config["auto.offset.reset"],
-            "enable.partition.eof": False,
-            # librdkafka's default (1000 ms) stalls the fetcher whenever its queue fills, which
-            # a Python consumer hits constantly; measured 1.7x faster in benchmarks/
-            "fetch.queue.backoff.ms": 100,
-        }
-        cfg.update(self.config.client_config("consumer."))
-        cfg.update(self.config.client_config("main.consumer."))
-        # what correctness rests on is not the user's to change: one group, commits only
-        # after processing, co-partitioned assignment, no reading of aborted writes
-        cfg["group.id"] = self.app_id
-        cfg["enable.auto.commit"] = False
-        cfg["partition.assignment.strategy"] = "range"
-        if self.eos:
-            cfg["isolation.level"] = "read_committed"
-        return cfg
-
     def _setup(self) -> None:
-        bootstrap = self.config["bootstrap.servers"]
-        pcfg = KafkaRecordCollector.producer_config(
-            {"bootstrap.servers": bootstrap, **self.config.client_config("producer.")},
-            f"{self.name}-producer",
-        )
+        pcfg = producer_config(self.config, self.name,
+                               f"{self.app_id}-{self.client_id}-{self.index}")
         if self.eos:
-            pcfg["transactional.id"] = f"{self.app_id}-{self.client_id}-{self.index}"
-            # Kafka Streams' exactly-once default (librdkafka's is 60 s): a crashed thread's open
-            # transaction blocks read_committed readers of what it wrote, its own repartition
-            # topics included, until the broker aborts it after this long
-            pcfg.setdefault("transaction.timeout.ms", 10_000)
             # retrying a commit step for longer is pointless: the broker aborts the
             # transaction after this long, so the thread aborts and rejoins instead
             self._commit_timeout = min(self._task_timeout,
@@ -197,24 +178,7 @@ class StreamThread(threading.Thread):
         self.producer = self._new_producer()
         collector = KafkaRecordCollector(self.producer, self.name)
         collector_box.append(collector)
-        rcfg: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{self.app_id}-restore",
-            "client.id": f"{self.name}-restore-consumer",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-            "fetch.max.bytes": 52428800,
-            "fetch.queue.backoff.ms": 100,
-            # restoration reads up to a known end offset: a fetch at that end must not sit out
-            # librdkafka's default 500 ms waiting for records that will not come
-            "fetch.wait.max.ms": 10,
-        }
-        if self.eos:
-            rcfg["isolation.level"] = "read_committed"
-        rcfg.update(self.config.client_config("consumer."))
-        rcfg.update(self.config.client_config("restore.consumer."))
-        rcfg["group.id"] = f"{self.app_id}-restore"
+        rcfg = restore_consumer_config(self.config, self.name)
         restore_consumer = Consumer(rcfg)
         uncommitted = None
         if self.eos:
@@ -224,7 +188,7 @@ class StreamThread(threading.Thread):
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
-        self.consumer = Consumer(self._consumer_config())
+        self.consumer = Consumer(main_consumer_config(self.config, self.name))
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
                                         lags=FetchedLags(self.consumer))
@@ -330,16 +294,30 @@ class StreamThread(threading.Thread):
             producer.begin_transaction()
         return producer
 
+    def _replace_producer(self) -> None:
+        """Swap in a new producer; under exactly-once its ``init_transactions`` fences the
+        old one, whose open transaction the broker aborts. The old one's queued records
+        belong to that void transaction, so their delivery failures are discarded."""
+        assert self.task_manager is not None
+        self.task_manager.collector.discard_errors()
+        self.producer = self._new_producer()
+        self.task_manager.collector.replace_producer(self.producer)
+        self._producer_stuck = False
+
     def _close_dirty_and_abort(self) -> None:
         """Close every task without committing; under exactly-once abort the open
         transaction (its writes belong to the closed tasks) and begin the next one.
 
-        A producer that cannot abort because it is in a fatal state (fenced after the broker
-        timed its transaction out and bumped its epoch, say) is replaced by a new one, as
-        Kafka Streams does: the tasks are closed dirty anyway, so nothing of the old
-        transaction survives."""
+        A producer that cannot abort, because it is in a fatal state (fenced after the broker
+        timed its transaction out and bumped its epoch, say) or still stuck in an abandoned
+        call, is replaced by a new one, as Kafka Streams does: the tasks are closed dirty
+        anyway, so nothing of the old transaction survives."""
         assert self.task_manager is not None
-        if self.eos and self.producer is not None:
+        if self.eos and self.producer is not None and self._producer_stuck:
+            log.warning("%s: replacing the producer stuck in send_offsets_to_transaction",
+                        self.name)
+            self._replace_producer()
+        elif self.eos and self.producer is not None:
             producer = self.producer
             try:
                 retrying_action(f"{self.name}: could not abort the transaction",
@@ -355,10 +333,8 @@ class StreamThread(threading.Thread):
                     raise
                 log.warning("%s: the producer cannot abort (%s); replacing it", self.name, err)
                 # a fatal producer raises its error from every call, poll() included: drop it
-                # unpolled; its queued records belong to the void transaction
-                self.task_manager.collector.discard_errors()
-                self.producer = self._new_producer()
-                self.task_manager.collector.replace_producer(self.producer)
+                # unpolled
+                self._replace_producer()
         self.task_manager.close_all(clean=False)
 
     def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
@@ -431,10 +407,9 @@ class StreamThread(threading.Thread):
         if self.eos:
             producer, consumer = self.producer, self.consumer
             if tps:
-                self._retry_commit(
-                    "could not add the offsets to the transaction",
-                    lambda t: producer.send_offsets_to_transaction(
-                        tps, consumer.consumer_group_metadata(), t))
+                group = consumer.consumer_group_metadata()
+                self._retry_commit("could not add the offsets to the transaction",
+                                   lambda t: self._send_offsets(producer, tps, group, t))
             self._retry_commit("could not commit the transaction",
                                lambda t: producer.commit_transaction(t))
             self.producer.begin_transaction()
@@ -447,6 +422,25 @@ class StreamThread(threading.Thread):
                         offsets=tps, asynchronous=False))
             tm.write_checkpoints()
         self.commits += 1
+
+    def _send_offsets(self, producer: Producer, tps: list[TopicPartition], group: object,
+                      timeout: float) -> None:
+        """``send_offsets_to_transaction`` with its timeout enforced here: librdkafka can
+        wait for the group coordinator far past it after that broker dies or freezes (see
+        :mod:`streams.runtime.hard_deadline`). A stuck call is abandoned and the producer
+        marked for replacement, then handled as a migration: tasks closed dirty, a new
+        producer fencing the stuck one, the group rejoined."""
+        try:
+            # a few seconds' grace: librdkafka's own timeouts fire a little late
+            self._deadline.call(
+                lambda: producer.send_offsets_to_transaction(tps, group, timeout),
+                timeout + 5.0)
+        except CallStuckError as exc:
+            self._producer_stuck = True
+            raise TaskMigratedError(
+                f"{self.name}: could not add the offsets to the transaction: "
+                f"send_offsets_to_transaction gave {exc}, though given {timeout:.0f} s "
+                "(librdkafka #5456); abandoning the producer") from exc
 
     def _retry_commit(self, what: str, call: Callable[[float], Any]) -> None:
         """Run one commit step, retrying transient errors for ``task.timeout.ms`` (under
@@ -513,4 +507,5 @@ class StreamThread(threading.Thread):
         tm = self.task_manager
         if tm is not None and self.producer is not None and not self.eos:
             tm.collector.close()
+        self._deadline.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,6 @@ from streams.runtime.internal_topics import (
     plan_topics,
     written_topics,
 )
-from streams.runtime.stream_thread import StreamThread
 from streams.topology.topology import Topology
 
 S = serdes.String()
@@ -224,18 +222,6 @@ def test_global_consumer_is_checked_when_there_is_one():
     with pytest.raises(ConfigError, match=r"global\.consumer\.fetch\.wait\.max\.ms=soon "
                                           r"\(given to the global consumer\)"):
         check_client_configs(cfg, b.build(), "cid")
-
-
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once_v2"])
-def test_main_consumer_settings_mirror_the_stream_threads(guarantee: str, tmp_path: Path):
-    cfg = config(**{"processing.guarantee": guarantee, "consumer.session.timeout.ms": 6000,
-                    "main.consumer.fetch.min.bytes": 10, "auto.offset.reset": "latest"})
-    thread = StreamThread(1, counting(), cfg, tmp_path, "cid", on_state=lambda t, s: None,
-                          on_error=lambda t, e: None)
-    expected = thread._consumer_config()
-    expected.pop("bootstrap.servers")
-    [main] = [s for s in client_specs(cfg, counting(), "cid") if s.name == "main consumer"]
-    assert main.conf == expected
 
 
 def test_known_properties_exist_in_this_librdkafka():

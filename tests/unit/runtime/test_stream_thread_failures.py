@@ -298,3 +298,40 @@ def test_a_producer_fenced_while_aborting_is_replaced(tmp_path: Path) -> None:
     assert tm.calls[-3:] == ["collector.discard_errors", "collector.replace_producer",
                              "close_all(clean=False)"]
     assert getattr(tm, "producer", None) is new
+
+
+def test_a_send_offsets_call_stuck_past_its_timeout_replaces_the_producer(
+        tmp_path: Path) -> None:
+    """librdkafka's send_offsets_to_transaction can wait for a frozen group coordinator far
+    past its timeout (librdkafka #5456): the thread stops waiting, handles it as a migration,
+    and fences the stuck producer with a new one instead of calling it again."""
+    release = threading.Event()
+
+    class StuckProducer(FakeProducer):
+        def send_offsets_to_transaction(self, tps: Any, meta: Any, timeout: float) -> None:
+            self.calls.append("send_offsets")
+            release.wait(30)
+
+    old, new = StuckProducer(), FakeProducer()
+    consumer = FakeConsumer()
+    t, tm, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2"}),
+                       consumer, old)
+    t._setup()
+    t._new_producer = lambda: new  # type: ignore[method-assign]
+    t._commit_timeout = 0.2  # each attempt gets at most this, plus the grace below
+    started = time.monotonic()
+    try:
+        with pytest.raises(TaskMigratedError, match="abandoning the producer"):
+            t._commit()
+        assert time.monotonic() - started < 10
+        t._handle_task_migrated(TaskMigratedError("stuck"))
+    finally:
+        release.set()
+    assert old.calls == ["send_offsets"], "a producer stuck in a call must not be called again"
+    assert t.producer is new
+    assert tm.calls[-3:] == ["collector.discard_errors", "collector.replace_producer",
+                             "close_all(clean=False)"]
+    assert consumer.calls == ["unsubscribe", "subscribe(in)"]
+    # the next commit goes through the new producer
+    t._commit()
+    assert new.calls == ["send_offsets", "commit", "begin"]
