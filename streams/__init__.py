@@ -36,6 +36,7 @@ from streams.dsl import (
 from streams.errors import (
     ConfigError,
     ProcessorError,
+    ProductionError,
     SerializationError,
     StateStoreError,
     StreamsError,
@@ -74,6 +75,7 @@ __all__ = [
     "ProcessorContext",
     "ProcessorError",
     "Produced",
+    "ProductionError",
     "PunctuationType",
     "Record",
     "Repartitioned",

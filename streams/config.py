@@ -162,7 +162,8 @@ KEYS: dict[str, _Key] = {
         lambda v: _checked(v, _check_handler),
     ),
     "default.production.exception.handler": _Key(
-        "fail", "fail, or a handler object deciding per send error."
+        "fail", "fail, continue, or a handler object, for records the producer refuses.",
+        lambda v: _checked(v, _check_handler),
     ),
     "errors.dead.letter.queue.topic.name": _Key(
         None, "Topic receiving records the handlers skip (with error headers)."

@@ -19,6 +19,11 @@ class TopologyError(StreamsError):
     """The topology cannot be built or run as described (raised at ``build()`` or start-up)."""
 
 
+class ProductionError(StreamsError):
+    """A record could not be written to Kafka (refused when handed to the producer, or its
+    delivery failed)."""
+
+
 class SerializationError(StreamsError):
     """Bytes could not be turned into a value, or a value into bytes.
 

@@ -1,8 +1,11 @@
-"""Exception handlers: what happens to a record that cannot be deserialized or processed.
+"""Exception handlers: what happens to a record that cannot be deserialized, processed or
+written.
 
-Configured with ``default.deserialization.exception.handler`` and
-``processing.exception.handler``: ``"log_and_fail"`` (the default: stop with an error that names
-the record), ``"log_and_continue"`` (log, count and skip it), or an object with a
+Configured with ``default.deserialization.exception.handler``,
+``processing.exception.handler`` and ``default.production.exception.handler`` (asked about a
+record the producer refuses when it is handed over: too large, say): ``"log_and_fail"`` or
+``"fail"`` (the default: stop with an error that names the input record), ``"log_and_continue"``
+or ``"continue"`` (log, count and skip it), or an object with a
 ``handle(error_context, exception) -> Response`` method. With
 ``errors.dead.letter.queue.topic.name`` set, every skipped record is also written, with its
 original bytes and ``__streams.errors.*`` headers, to that topic, so nothing is lost silently.

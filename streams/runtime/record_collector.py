@@ -14,7 +14,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streams.errors import StreamsError
+from streams.errors import ProductionError
+
+__all__ = ["PRODUCER_DEFAULTS", "KafkaRecordCollector", "ProductionError"]
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,6 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "linger.ms": 5,
     "delivery.report.only.error": True,
 }
-
-
-class ProductionError(StreamsError):
-    """A record could not be written to Kafka."""
 
 
 class KafkaRecordCollector:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from streams.config import StreamsConfig
-from streams.errors import ProcessorError, SerializationError, StreamsError
+from streams.errors import ProcessorError, ProductionError, SerializationError, StreamsError
 from streams.handlers import ErrorContext, Response, dead_letter_headers, resolve_handler
 from streams.processor.api import Processor, PunctuationType
 from streams.processor.record import Record
@@ -162,6 +162,10 @@ class Task:
         )
         self._proc_handler = resolve_handler(
             config["processing.exception.handler"], "processing.exception.handler"
+        )
+        self._prod_handler = resolve_handler(
+            config["default.production.exception.handler"],
+            "default.production.exception.handler",
         )
         self._dlq_topic: str | None = config.get("errors.dead.letter.queue.topic.name")
         default_extractor = resolve_extractor(config.get("default.timestamp.extractor"))
@@ -572,7 +576,9 @@ class Task:
         ectx = ErrorContext(topic, partition, offset, self.name, node, key, value, headers, ts)
         if isinstance(exc, ProcessorError):
             raise exc
-        if self._proc_handler.handle(ectx, exc) == Response.CONTINUE:
+        # a record the producer refused (too large, say) is the production handler's to judge
+        handler = self._prod_handler if isinstance(exc, ProductionError) else self._proc_handler
+        if handler.handle(ectx, exc) == Response.CONTINUE:
             self.dropped_records += 1
             self._dead_letter(ectx, exc)
             return

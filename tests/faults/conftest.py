@@ -58,15 +58,17 @@ def fault_cluster(fault_kafka: LocalKafka) -> Iterator[LocalKafka]:
 def fault_run(fault_cluster: LocalKafka, tmp_path: Path,
               record_property: Callable[[str, object], None],
               request: pytest.FixtureRequest) -> Iterator[Callable[..., FaultRun]]:
-    """``fault_run(scenario, extra=(), seed=0)`` -> a :class:`FaultRun` with fresh topics and
+    """``fault_run(scenario, extra=(), seed=0, pills=(), env=None)`` -> a :class:`FaultRun` with
+    fresh topics and
     application id; its workers are stopped and its topics deleted afterwards. With
     ``--faults-strict`` a worker that exited on its own fails the scenario too."""
     runs: list[FaultRun] = []
     strict = bool(request.config.getoption("--faults-strict"))
 
-    def make(scenario: str, *, extra: tuple[str, ...] = (), seed: int = 0) -> FaultRun:
+    def make(scenario: str, *, extra: tuple[str, ...] = (), seed: int = 0,
+             pills: tuple[str, ...] = (), env: dict[str, str] | None = None) -> FaultRun:
         run = FaultRun(fault_cluster, tmp_path, scenario, record_property, extra=extra,
-                       seed=seed, strict=strict)
+                       seed=seed, strict=strict, pills=pills, env=env)
         runs.append(run)
         return run
 

@@ -25,7 +25,8 @@ an ``ERROR`` line in its log (``--faults-strict`` fails that too); alive but not
 ``RUNNING`` with input it owns left uncommitted, is reported as stuck. A failed scenario keeps
 its worker logs and the topics' records in :data:`ARTIFACTS`.
 
-A uniquely named module (not ``conftest``), imported by the scenario modules; it reuses
+A uniquely named module (not ``conftest``), imported by the scenario modules, with its parts in
+``fault_cluster``, ``fault_traffic``, ``fault_checks`` and ``fault_report``; it reuses
 ``tests/integration/runtime/rt_helpers.py`` for the worker processes.
 """
 
@@ -38,29 +39,37 @@ import itertools
 import re
 import shutil
 import signal
-import struct
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 _RUNTIME_TESTS = Path(__file__).resolve().parents[1] / "integration" / "runtime"
 if str(_RUNTIME_TESTS) not in sys.path:
     sys.path.insert(0, str(_RUNTIME_TESTS))  # rt_helpers, and through it the wordcount app
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
+from fault_checks import (  # noqa: E402
+    count_sequences,
+    dump_records,
+    read_sorted,
+    sequence_problems,
+)
+from fault_cluster import (  # noqa: E402
+    ensure_cluster_healthy,
+    group_coordinator,
+    partition_leaders,
+    process_state,
+)
+from fault_report import REPORTS, FaultReport, WorkerView  # noqa: E402
+from fault_traffic import InputFeeder, OutputMonitor  # noqa: E402
 from rt_helpers import (  # noqa: E402
     NO_CACHE,
     Worker,
     WorkerFactory,
     committed_and_ends,
     delete_internal_topics,
-    make_lines,
     stable_assignment,
 )
 
@@ -94,9 +103,6 @@ WORKER_SETTINGS = (
     "-s", f"replication.factor={REPLICATION}",
     "-s", "topic.min.insync.replicas=2",
 )  # fmt: skip
-#: Input rate: LINES_PER_BATCH lines (1-4 words each) every BATCH_INTERVAL seconds.
-LINES_PER_BATCH = 20
-BATCH_INTERVAL = 0.2
 #: How long :meth:`FaultRun.finish` waits for the app to catch up once the input stops.
 SETTLE_TIMEOUT = 90.0
 #: How long the output may still be wrong once the app has caught up (transactions in flight).
@@ -108,415 +114,19 @@ STABLE_TIMEOUT = 90.0
 #: directories are rotated away by later runs).
 ARTIFACTS = Path(tempfile.gettempdir()) / "streams-faults"
 
-READ_COMMITTED = {"isolation.level": "read_committed"}
-_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
-_TRANSITION = re.compile(r"state transition from (\w+) to (\w+)")
-_ERROR_LINE = re.compile(r" (ERROR|CRITICAL) |^Traceback|^\w[\w.]*(Error|Exception)\b")
-
-#: One entry per finished scenario, for the terminal summary (see ``conftest.py``).
-REPORTS: list[FaultReport] = []
-
-
-def _quiet() -> Any:
-    return clients._quiet_logger()
-
-
-def _long(raw: bytes | None) -> int | None:
-    """A count from an output or changelog value (a changelog value may carry an 8-byte
-    timestamp before the count)."""
-    if raw is None or len(raw) not in (8, 16):
-        return None
-    return int(struct.unpack(">q", raw[-8:])[0])
-
-
-def process_state(pid: int) -> str:
-    """The one-letter state of a process from ``/proc`` (``T`` when stopped), ``?`` if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "?"
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-# ----------------------------------------------------------------------------------- cluster
-def ensure_cluster_healthy(kafka: LocalKafka, timeout: float = 120.0) -> None:
-    """Resume paused nodes, start stopped ones, and wait until every partition of every topic
-    (internal ones included) has a leader and all three replicas in sync."""
-    for node in range(kafka.size):
-        kafka.resume_node(node)
-    for node in range(kafka.size):
-        if not kafka.is_running(node):
-            kafka.start_node(node, timeout=timeout)
-    admin = clients.admin_client(kafka.bootstrap_servers)
-    deadline = time.monotonic() + timeout
-    behind: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            metadata = admin.list_topics(timeout=10)
-        except Exception as exc:
-            behind = {"metadata": str(exc)}
-            time.sleep(0.5)
-            continue
-        behind = {}
-        if len(metadata.brokers) != kafka.size:
-            behind["brokers"] = sorted(metadata.brokers)
-        for name, topic in metadata.topics.items():
-            for p, part in topic.partitions.items():
-                if part.leader < 0 or len(part.isrs) < len(part.replicas):
-                    behind[f"{name}-{p}"] = {"leader": part.leader, "isr": part.isrs}
-        if not behind:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"the cluster did not get healthy again within {timeout:.0f}s (all nodes up, every "
-        f"partition fully in sync); behind: {dict(itertools.islice(behind.items(), 12))}"
-    )
-
-
-def partition_leaders(bootstrap: str, topics: Iterable[str]) -> dict[str, dict[int, int]]:
-    """Leader node per partition of each topic."""
-    return {t: {p: m.leader for p, m in clients.topic_partitions(bootstrap, t).items()}
-            for t in topics}
-
-
-def group_coordinator(bootstrap: str, group: str, timeout: float = 30.0) -> int:
-    """Node id of the group coordinator of ``group`` (retried while the group is loading)."""
-    admin = clients.admin_client(bootstrap)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            description = admin.describe_consumer_groups([group])[group].result(10)
-            if description.coordinator is not None and description.coordinator.id >= 0:
-                return int(description.coordinator.id)
-        except Exception as exc:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not find the coordinator of {group}: {exc}") from exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"could not find the coordinator of {group}")
-        time.sleep(0.5)
-
-
-# ----------------------------------------------------------------------------- traffic
-class InputFeeder(threading.Thread):
-    """Produces lines (``line-<i>`` -> 1-4 words) to ``topic`` until :meth:`finish`, with an
-    idempotent ``acks=all`` producer, and counts the words of every acknowledged line."""
-
-    def __init__(self, bootstrap: str, topic: str, seed: int) -> None:
-        super().__init__(name="fault-input-feeder", daemon=True)
-        self.topic = topic
-        self.seed = seed
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            # a frozen leader must not hold the input back for long: retry elsewhere sooner
-            "request.timeout.ms": 5000,
-            "partitioner": "murmur2_random",
-            "logger": _quiet(),
-        })
-        self.sent = 0
-        self.acked_keys: set[str] = set()
-        #: word counts of the acknowledged lines
-        self.expected: collections.Counter[str] = collections.Counter()
-        self.errors: list[str] = []
-        self.failure: BaseException | None = None
-        self._halt = threading.Event()
-
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.errors.append(f"{msg.key()!r}: {err}")
-            return
-        self.acked_keys.add(msg.key().decode())
-        self.expected.update(msg.value().decode().split())
-
-    def run(self) -> None:
-        """Produce a batch every :data:`BATCH_INTERVAL` seconds until halted."""
-        try:
-            batch = 0
-            while not self._halt.is_set():
-                lines, _ = make_lines(LINES_PER_BATCH, seed=self.seed * 1_000_003 + batch,
-                                      start=batch * LINES_PER_BATCH)
-                for key, value in lines:
-                    while True:
-                        try:
-                            self.producer.produce(self.topic, key=key, value=value,
-                                                  on_delivery=self._on_delivery)
-                            break
-                        except BufferError:
-                            self.producer.poll(0.1)
-                    self.sent += 1
-                self.producer.poll(0)
-                batch += 1
-                self._halt.wait(BATCH_INTERVAL)
-        except BaseException as exc:
-            self.failure = exc
-
-    def finish(self, timeout: float = 60.0) -> int:
-        """Stop producing and wait for the outstanding acknowledgements; returns how many
-        records are still unacknowledged (0 when all is well)."""
-        self._halt.set()
-        self.join(timeout)
-        return int(self.producer.flush(timeout))
-
-
-class OutputMonitor(threading.Thread):
-    """Reads the output topic ``read_committed`` from the beginning, noting when each batch
-    arrives and the latest count per word."""
-
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
-        super().__init__(name="fault-output-monitor", daemon=True)
-        self.topic = topic
-        self.consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": f"fault-monitor-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            # notice a dead or frozen leader quickly: the stall measured is the app's, not ours
-            "socket.timeout.ms": 5000,
-            "topic.metadata.refresh.interval.ms": 2000,
-            "logger": _quiet(),
-        })
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
-                              for p in range(partitions)])
-        #: (monotonic arrival time, records) per non-empty consume
-        self.batches: list[tuple[float, int]] = []
-        self.latest: dict[str, int | None] = {}
-        self.records = 0
-        self.errors: list[str] = []
-        self._halt = threading.Event()
-        self._lock = threading.Lock()
-
-    def run(self) -> None:
-        """Consume until halted."""
-        string = serdes.String()
-        try:
-            while not self._halt.is_set():
-                msgs = self.consumer.consume(num_messages=1000, timeout=0.2)
-                now = time.monotonic()
-                good = 0
-                with self._lock:
-                    for m in msgs:
-                        if m.error() is not None:
-                            self.errors.append(str(m.error()))
-                            continue
-                        word = string.deserialize(self.topic, m.key())
-                        if word is not None:
-                            self.latest[word] = _long(m.value())
-                        good += 1
-                    if good:
-                        self.batches.append((now, good))
-                        self.records += good
-        finally:
-            self.consumer.close()
-
-    def snapshot(self) -> dict[str, int | None]:
-        """A copy of the latest count per word seen so far."""
-        with self._lock:
-            return dict(self.latest)
-
-    def last_arrival(self) -> float | None:
-        """When the last batch arrived (monotonic), or None."""
-        with self._lock:
-            return self.batches[-1][0] if self.batches else None
-
-    def longest_stall(self, end: float) -> tuple[float, float]:
-        """(longest gap, its start) between consecutive arrivals from the first arrival to
-        ``end``; a gap still open at ``end`` counts too."""
-        with self._lock:
-            times = [t for t, _ in self.batches]
-        if not times:
-            return 0.0, end
-        points = [*times, end] if end > times[-1] else times
-        best = (0.0, times[0])
-        for a, b in itertools.pairwise(points):
-            if b - a > best[0]:
-                best = (b - a, a)
-        return best
-
-    def stop(self) -> None:
-        """Stop reading (the consumer is closed by the thread)."""
-        self._halt.set()
-        self.join(15)
-
-
-# ------------------------------------------------------------------------------- checks
-def _read(bootstrap: str, topic: str, value_serde: Any = None,
-          timeout: float = 30.0) -> list[clients.ConsumedRecord]:
-    records = clients.consume_all(bootstrap, topic, timeout, key_serde=serdes.String(),
-                                  value_serde=value_serde, config=READ_COMMITTED)
-    return sorted(records, key=lambda r: (r.partition, r.offset))
-
-
-@dataclass(frozen=True)
-class Update:
-    """One count record: the count and where (and when) it is in its topic."""
-
-    value: int | None
-    partition: int
-    offset: int
-    timestamp: int
-
-
-def count_sequences(records: list[clients.ConsumedRecord]
-                    ) -> tuple[dict[str, list[Update]], list[str]]:
-    """Count updates per word in offset order, and words found in more than one partition."""
-    seqs: dict[str, list[Update]] = collections.defaultdict(list)
-    where: dict[str, int] = {}
-    split: list[str] = []
-    for r in records:
-        if where.setdefault(r.key, r.partition) != r.partition and r.key not in split:
-            split.append(r.key)
-        seqs[r.key].append(Update(_long(r.value), r.partition, r.offset, r.timestamp))
-    return dict(seqs), split
-
-
-def sequence_problems(what: str, seqs: dict[str, list[Update]],
-                      expected: collections.Counter[str], exact: bool,
-                      when: Callable[[int], str] | None = None) -> list[str]:
-    """Lost, duplicated, replayed or rolled-back updates in per-word count sequences.
-
-    A count that repeats is a duplicated update, one that goes down means the task went on
-    from a stale state (updates lost, later ones counted from an older value), one that ends
-    above the true count is an over-count, one that ends below it lost updates. ``when``
-    formats a record timestamp (for the output topic, whose timestamps are append times).
-    """
-    lost: dict[str, dict[str, Any]] = {}
-    wrong: dict[str, dict[str, Any]] = {}
-    short = 0
-    for word in sorted(set(seqs) | set(expected)):
-        updates, n = seqs.get(word, []), expected.get(word, 0)
-        seq = [u.value for u in updates]
-        last = seq[-1] if seq else None
-        view: dict[str, Any] = {"true count": n, "last": last, "updates": len(seq),
-                                "first": seq[:3]}
-        steps = []
-        for a, b in itertools.pairwise(updates):
-            if a.value is None or b.value is None or a.value >= b.value:
-                kind = ("repeated" if a.value == b.value else
-                        "went down" if a.value is not None and b.value is not None else "null")
-                step = f"{kind}: {a.value} -> {b.value} at {what.split()[-1]}-{b.partition}@" \
-                       f"{a.offset}->{b.offset}"
-                if when is not None:
-                    step += f" ({when(a.timestamp)} -> {when(b.timestamp)})"
-                steps.append(step)
-        if steps:
-            wrong[word] = {**view, "steps": steps[:3]}
-        elif last is None or last < n:
-            lost[word] = view
-            short += n - (last or 0)
-        elif last > n:
-            wrong[word] = {**view, "over-count by": last - n}
-        elif exact and seq != list(range(1, n + 1)):
-            lost[word] = {**view, "missing updates": sorted(set(range(1, n + 1)) - set(seq))[:8]}
-    out = []
-    if lost:
-        out.append(f"LOST in {what}: {len(lost)} word(s) short of their true count, "
-                   f"{short} of {sum(expected.values())} words uncounted; e.g. "
-                   f"{dict(itertools.islice(lost.items(), 4))}")
-    if wrong:
-        kinds = sorted({step.split(":")[0] for v in wrong.values() for step in v.get("steps", ())}
-                       | ({"over-count"} if any("over-count by" in v for v in wrong.values())
-                          else set()))
-        out.append(f"DUPLICATED/ROLLED BACK in {what}: {len(wrong)} word(s) whose count "
-                   f"{' / '.join(kinds)} (exactly-once means strictly increasing to the true "
-                   f"count): {wrong}")
-    return out
-
-
-def dump_records(path: Path, records: list[clients.ConsumedRecord]) -> None:
-    """Write records as ``partition offset timestamp key value`` lines, for post-mortems."""
-    with open(path, "w") as out:
-        for r in records:
-            value = _long(r.value) if isinstance(r.value, bytes) and len(r.value) in (8, 16) \
-                else r.value
-            out.write(f"{r.partition}\t{r.offset}\t{r.timestamp}\t{r.key}\t{value}\n")
-
-
-# ------------------------------------------------------------------------------ workers
-def _log_time(line: str) -> float | None:
-    m = _LOG_TIME.match(line)
-    if not m:
-        return None
-    stamp = datetime.datetime.strptime(f"{m.group(1)},{m.group(2)}", "%Y-%m-%d %H:%M:%S,%f")
-    return stamp.timestamp()
-
-
-@dataclass
-class WorkerView:
-    """What one worker's process and log say at the end of a scenario."""
-
-    name: str
-    alive: bool
-    exit_code: int | None
-    state: str | None
-    state_since: float | None
-    last_running: float | None
-    errors: list[str]
-    tail: list[str]
-    tasks: set[str] | None
-    client_tail: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, worker: Worker) -> WorkerView:
-        """Read ``worker``'s process status and log."""
-        lines = worker.lines()
-        state = since = last_running = None
-        for line in lines:
-            m = _TRANSITION.search(line)
-            if m:
-                state, since = m.group(2), _log_time(line)
-                if state == "RUNNING":
-                    last_running = since
-        errors = [line for line in lines if _ERROR_LINE.search(line)]
-        # librdkafka's own lines (``%4|...|FAIL|...``) would crowd out the streams log
-        ours = [line for line in lines if not line.startswith("%")]
-        theirs = [line for line in lines if line.startswith("%")]
-        return cls(worker.name, worker.alive, worker.proc.poll(), state, since, last_running,
-                   errors, ours[-35:], worker.assigned(), theirs[-4:])
-
-
-@dataclass
-class FaultReport:
-    """The outcome of one scenario, as printed and as shown in the terminal summary."""
-
-    scenario: str
-    seconds: float
-    stall: float
-    stall_at: float
-    append_stall: float | None
-    faults: list[str]
-    lines: int
-    words: int
-    output_records: int
-    workers: dict[str, str]
-    #: workers that exited on their own (the test neither killed nor stopped them)
-    died: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-    def summary(self) -> str:
-        """One line for the terminal summary and the docs."""
-        append = ("-" if self.append_stall is None else f"{self.append_stall:.1f}s")
-        return (f"{self.scenario}: {'PASS' if self.passed else 'FAIL'} in {self.seconds:.0f}s; "
-                f"longest output stall {self.stall:.1f}s (read_committed reader, from "
-                f"t+{self.stall_at:.1f}s), {append} by broker append time; "
-                f"{self.lines} lines, {self.words} words, {self.output_records} output records; "
-                f"workers that died: {', '.join(self.died) or 'none'}; "
-                f"faults: {'; '.join(self.faults) or '-'}")
-
 
 class FaultRun:
     """One scenario: topics, workers, traffic, the fault timeline and the final verdict."""
 
     def __init__(self, kafka: LocalKafka, tmp_path: Path, scenario: str,
                  record_property: Callable[[str, object], None], *,
-                 extra: tuple[str, ...] = (), seed: int = 0, strict: bool = False) -> None:
+                 extra: tuple[str, ...] = (), seed: int = 0, strict: bool = False,
+                 pills: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         self.kafka = kafka
+        #: kinds of poison pill the input carries (see fault_traffic.poison_pill)
+        self.pills = pills
+        #: added to every worker's environment
+        self.env = env or {}
         #: also fail when a worker the test did not stop exited (even saying why)
         self.strict = strict
         self.bootstrap = kafka.bootstrap_servers
@@ -584,7 +194,8 @@ class FaultRun:
         """Start a worker (state in ``state_dir``, or its own new directory)."""
         state = state_dir or self.tmp_path / f"state-{name}"
         self.state_dirs[name] = state
-        w = self.factory(name, self.input, self.output, state_dir=state, extra=self.extra)
+        w = self.factory(name, self.input, self.output, state_dir=state, extra=self.extra,
+                         env=self.env)
         self.event(f"worker {name} started (pid {w.proc.pid}, state dir {state.name})")
         return w
 
@@ -620,7 +231,7 @@ class FaultRun:
         ``warm_up`` seconds)."""
         self.monitor = OutputMonitor(self.bootstrap, self.output, OUTPUT_PARTITIONS)
         self.monitor.start()
-        self.feeder = InputFeeder(self.bootstrap, self.input, self.seed)
+        self.feeder = InputFeeder(self.bootstrap, self.input, self.seed, pills=self.pills)
         self.feeder.start()
         self.event("input started")
         deadline = time.monotonic() + 60
@@ -715,14 +326,15 @@ class FaultRun:
 
         # the input as the app saw it: the true counts are those of what is in the topic
         try:
-            inputs = _read(self.bootstrap, self.input, serdes.String())
+            inputs = read_sorted(self.bootstrap, self.input)  # values as bytes: pills too
         except Exception as exc:
             inputs = []
             problems.append(f"TEST INPUT: could not read back {self.input}: {exc}")
         keys = collections.Counter(r.key for r in inputs)
         expected: collections.Counter[str] = collections.Counter()
         for r in inputs:
-            expected.update(r.value.split())
+            if r.key not in self.feeder.pill_keys:
+                expected.update(r.value.decode().split())
         doubled_input = sorted(k for k, n in keys.items() if n > 1)
         missing_input = sorted(set(self.feeder.acked_keys) - set(keys))
         if inputs and (doubled_input or missing_input):
@@ -737,7 +349,7 @@ class FaultRun:
         dumps: dict[str, list[clients.ConsumedRecord]] = {}
         for what, topic in (("output", self.output), ("changelog", self.changelog)):
             try:
-                records = _read(self.bootstrap, topic)
+                records = read_sorted(self.bootstrap, topic)
             except Exception as exc:
                 problems.append(f"could not read the {what} topic {topic} read_committed to its "
                                 f"end: {exc}")
@@ -754,7 +366,7 @@ class FaultRun:
             if what == "output":
                 output = records
         try:
-            repartitioned = _read(self.bootstrap, self.repartition, serdes.String())
+            repartitioned = read_sorted(self.bootstrap, self.repartition, serdes.String())
             dumps["repartition"] = repartitioned
             words = collections.Counter(r.key for r in repartitioned)
             lost = {w: (words.get(w, 0), n) for w, n in expected.items() if words.get(w, 0) < n}

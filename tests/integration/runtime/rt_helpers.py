@@ -213,11 +213,15 @@ class WorkerFactory:
         self.workers: list[Worker] = []
 
     def __call__(self, name: str, input_topic: str, output_topic: str,
-                 state_dir: Path | None = None, extra: tuple[str, ...] = ()) -> Worker:
+                 state_dir: Path | None = None, extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> Worker:
+        """Start worker ``name``; ``env`` adds to its environment."""
         state = state_dir or self.tmp_path / f"state-{name}"
         log = self.tmp_path / f"worker-{name}.log"
+        extra_env = env or {}
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("STREAMS_") or k in ("STREAMS_KAFKA_VERSION", "STREAMS_KAFKA_CACHE")}
+        env.update(extra_env)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(APPS_DIR), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
         env["WORDCOUNT_INPUT"] = input_topic

@@ -13,6 +13,7 @@ from streams import (
     Consumed,
     ProcessorError,
     Produced,
+    ProductionError,
     Record,
     SerializationError,
     StreamsBuilder,
@@ -151,6 +152,50 @@ def test_custom_handler_object_decides_per_record() -> None:
             i.pipe_input("k", -1)
         assert d.create_output_topic("out", S, INT).read_values_to_list() == [10]
     assert seen == [("calc", "0_0", 0, "ZeroDivisionError"), ("calc", "0_0", 2, "ValueError")]
+
+
+# --------------------------------------------------------------------------- production
+def _refusing_sink() -> Topology:
+    """in -> out, where writing a value above 99 is refused as the producer refuses a record
+    too large (the collector raises ProductionError synchronously)."""
+    def check(v: int) -> int:
+        if v > 99:
+            raise ProductionError(f"could not send to topic 'out': value {v} too large")
+        return v
+
+    b = StreamsBuilder()
+    (b.stream("in", Consumed(key_serde=S, value_serde=INT))
+     .map_values(check, name="send")
+     .to("out", Produced(key_serde=S, value_serde=INT)))
+    return b.build()
+
+
+def test_a_refused_send_fails_by_default_naming_the_record() -> None:
+    config = {**APP, "processing.exception.handler": "log_and_continue"}  # not its to judge
+    with TopologyTestDriver(_refusing_sink(), config) as d:
+        i = d.create_input_topic("in", S, INT)
+        i.pipe_input("a", 1)
+        with pytest.raises(ProcessorError, match=r"partition=0, offset=1\).*too large"):
+            i.pipe_input("b", 100)
+
+
+def test_production_handler_continue_skips_and_dead_letters_the_input_record() -> None:
+    config = {**APP, "default.production.exception.handler": "continue",
+              "errors.dead.letter.queue.topic.name": "dlq"}
+    with TopologyTestDriver(_refusing_sink(), config) as d:
+        i = d.create_input_topic("in", S, INT)
+        i.pipe_key_value_list([("a", 1), ("b", 100), ("c", 3)])
+        assert d.create_output_topic("out", S, INT).read_key_values_to_list() == [("a", 1),
+                                                                                  ("c", 3)]
+        dead = d.create_output_topic("dlq").read_records_to_list()
+    assert [(r.key, r.value) for r in dead] == [(b"b", int_bytes(100))]
+    assert dict(dead[0].headers)["__streams.errors.exception"] == b"ProductionError"
+
+
+def test_an_invalid_production_handler_is_a_config_error() -> None:
+    with pytest.raises(StreamsError, match=r"default\.production\.exception\.handler"):
+        TopologyTestDriver(_refusing_sink(), {**APP, "default.production.exception.handler":
+                                              "retry_forever"})
 
 
 # --------------------------------------------------------------------------- timestamps
