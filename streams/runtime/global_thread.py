@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
 from streams.runtime.client_configs import global_consumer_config
-from streams.runtime.retries import TransientErrorLog, is_transient
+from streams.runtime.offsets import watermarks
+from streams.runtime.retries import TransientErrorLog, is_transient, retrying
 from streams.runtime.task import Task, TaskId
 from streams.topology.topology import Topology
 
@@ -70,12 +72,15 @@ class GlobalStreamThread(threading.Thread):
             self.stores.update(task.stores)
         tps: list[TopicPartition] = []
         ends: dict[tuple[str, int], int] = {}
+        api_timeout = self.config["default.api.timeout.ms"] / 1000.0
         for topic in self._by_topic:
-            md = self._consumer.list_topics(topic, timeout=30).topics.get(topic)
+            md = retrying(f"could not read the metadata of global topic {topic!r}",
+                          partial(self._consumer.list_topics, topic), api_timeout
+                          ).topics.get(topic)
             if md is None or md.error is not None:
                 raise StreamsError(f"global topic {topic!r} does not exist")
             for p in md.partitions:
-                low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                low, high = watermarks(self._consumer, topic, p, api_timeout)
                 tps.append(TopicPartition(topic, p, OFFSET_BEGINNING))
                 if high > low:
                     ends[(topic, p)] = high

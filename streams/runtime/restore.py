@@ -77,6 +77,8 @@ class ChangelogRestorer:
         self._active: dict[tuple[str, int], _Changelog] = {}
         #: total records restored, per (topic, partition); read by tests and metrics
         self.restored_records: dict[tuple[str, int], int] = {}
+        #: monotonic time records were last restored (0.0: never); the stall watchdog reads it
+        self.last_progress = 0.0
 
     @property
     def idle(self) -> bool:
@@ -192,6 +194,8 @@ class ChangelogRestorer:
             batches.setdefault(tp, []).append((msg.key(), msg.value()))
             last[tp] = msg.offset()
         now = time.monotonic()
+        if batches:
+            self.last_progress = now
         for tp, batch in batches.items():
             cl = self._active[tp]
             try:

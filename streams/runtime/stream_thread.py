@@ -121,6 +121,12 @@ class StreamThread(threading.Thread):
         #: set when a producer call was abandoned: the producer must be replaced, not used
         self._producer_stuck = False
 
+    @property
+    def last_restored(self) -> float:
+        """Monotonic time this thread last restored changelog records (0.0: never); a
+        long restoration that progresses is not a stall."""
+        return self.restorer.last_progress if self.restorer is not None else 0.0
+
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: ThreadState) -> None:
         if state in _REBALANCING:

@@ -7,7 +7,9 @@ thread's current stack (so the call it is stuck in is visible) and a call to the
 listener. When the loop comes round again, that is logged too.
 
 A thread whose loop runs but that has been in a rebalance (no assignment yet, or restoring)
-for as long is reported the same way: it polls, yet nothing reaches its tasks.
+for as long is reported the same way: it polls, yet nothing reaches its tasks. Restoring a
+large store is progress, though: a thread that restored records within the limit is not
+reported however long its restoration takes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class Watched(Protocol):
     last_loop: float
     #: monotonic time the thread entered a rebalance (None while RUNNING or stopping)
     rebalancing_since: float | None
+    @property
+    def last_restored(self) -> float:
+        """Monotonic time the thread last restored changelog records (0.0: never)."""
+        ...
 
     def is_alive(self) -> bool:
         """True while the thread runs."""
@@ -86,6 +92,8 @@ class StallWatchdog(threading.Thread):
                 continue
             # stalled: the loop stopped, or it runs but the thread stays in a rebalance
             since = t.rebalancing_since
+            if since is not None:
+                since = max(since, t.last_restored)
             loop_stuck = now - t.last_loop > self._limit
             stuck = loop_stuck or (since is not None and now - since > self._limit)
             reported = self.stalled.get(t.name)
@@ -97,7 +105,8 @@ class StallWatchdog(threading.Thread):
                 if loop_stuck or since is None:
                     stamp, what = t.last_loop, "has made no progress"
                 else:
-                    stamp, what = since, "has been in a rebalance (no tasks running)"
+                    stamp, what = since, ("has been in a rebalance (no tasks running, no "
+                                          "records restored)")
                 self.stalled[t.name] = stamp
                 stack = thread_stack(t) if isinstance(t, threading.Thread) else ""
                 log.error("%s %s for %.1f s (thread.stall.warning.ms=%d); it is at:\n%s",

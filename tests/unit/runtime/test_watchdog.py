@@ -16,6 +16,7 @@ class FakeThread:
         self.name = name
         self.last_loop = 0.0
         self.rebalancing_since: float | None = None
+        self.last_restored = 0.0
         self.alive = True
 
     def is_alive(self) -> bool:
@@ -89,7 +90,7 @@ def test_a_thread_that_loops_but_stays_in_a_rebalance_is_reported(
             t.last_loop = now[0]  # the loop keeps coming round
             dog.check()
         assert calls == [("t", 6.0)]
-        assert "t has been in a rebalance (no tasks running) for 6.0 s" in caplog.text
+        assert "t has been in a rebalance (no tasks running, no records restored) for 6.0 s" in caplog.text
         t.rebalancing_since = None  # assigned and running again
         now[0] = 8.0
         t.last_loop = 8.0
@@ -111,3 +112,22 @@ def test_a_rebalance_stall_that_becomes_a_loop_stall_is_not_reported_as_progress
     dog.check()
     assert calls == [6.0]
     assert "makes progress again" not in caplog.text
+
+
+def test_a_long_restoration_that_progresses_is_not_a_stall(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    t = FakeThread("t")
+    t.rebalancing_since = 0.0  # restoring from the start
+    calls: list[float] = []
+    dog = StallWatchdog(lambda: [t], 5.0, [lambda n, s, st: calls.append(s)], "c",
+                        clock=lambda: now[0])
+    for step in range(1, 30):  # 29 s of restoring, records restored every 2 s
+        now[0] = float(step)
+        t.last_loop = now[0]
+        if step % 2 == 0 and step < 20:
+            t.last_restored = now[0]
+        dog.check()
+    # restoration stopped progressing at 18 s: reported 5 s later, not before
+    assert calls == [6.0]
+    assert "no records restored) for 6.0 s" in caplog.text
