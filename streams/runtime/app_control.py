@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, TopicPartition
+
+from streams.runtime.client_supplier import ClientSupplier
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,13 @@ class ApplicationControl:
     """Watches the control topic in a daemon thread and sends shutdown requests."""
 
     def __init__(self, application_id: str, client_id: str, consumer_config: dict[str, Any],
-                 producer_config: dict[str, Any], on_request: Callable[[str, str], None]) -> None:
+                 producer_config: dict[str, Any], on_request: Callable[[str, str], None],
+                 supplier: ClientSupplier) -> None:
         self.topic = control_topic(application_id)
         self._client_id = client_id
         self._on_request = on_request
-        self._consumer = Consumer({
+        self._supplier = supplier
+        self._consumer = supplier.get_consumer({
             **consumer_config,
             "group.id": f"{application_id}-control",
             "client.id": f"{client_id}-control",
@@ -63,7 +67,7 @@ class ApplicationControl:
 
     def request_shutdown(self, reason: str) -> None:
         """Ask every instance of the application to shut down."""
-        producer = Producer(self._producer_config)
+        producer = self._supplier.get_producer(self._producer_config)
         producer.produce(self.topic, REQUEST + b":" + reason.encode("utf-8", "replace"),
                          self._client_id.encode())
         if producer.flush(10):

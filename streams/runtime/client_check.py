@@ -36,6 +36,7 @@ from streams.runtime.client_configs import (
     restore_consumer_config,
 )
 from streams.runtime.client_log import CollapsingClientLog
+from streams.runtime.client_supplier import ClientSupplier
 from streams.topology.topology import Topology
 
 #: librdkafka's configuration reference, named in the error
@@ -234,9 +235,10 @@ def check_client_configs(config: StreamsConfig, topology: Topology, client_id: s
     )
 
 
-def startup_admin(config: StreamsConfig) -> tuple[AdminClient, CollapsingClientLog]:
+def startup_admin(config: StreamsConfig, supplier: ClientSupplier
+                  ) -> tuple[AdminClient, CollapsingClientLog]:
     """The admin client start-up uses, and its log (each distinct line said once)."""
     client_log = CollapsingClientLog("start-up admin client")
     conf = {"bootstrap.servers": config["bootstrap.servers"], **config.client_config("admin."),
             "logger": client_log}
-    return AdminClient(conf), client_log
+    return supplier.get_admin(conf), client_log

@@ -16,11 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
 from streams.runtime.client_configs import global_consumer_config
+from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
 from streams.runtime.offsets import watermarks
 from streams.runtime.retries import TransientErrorLog, is_transient, retrying
 from streams.runtime.task import Task, TaskId
@@ -41,8 +42,10 @@ class GlobalStreamThread(threading.Thread):
     """Maintains the global stores of one KafkaStreams instance."""
 
     def __init__(self, topology: Topology, config: StreamsConfig, state_root: Path,
-                 client_id: str, on_error: Callable[[BaseException], None] | None = None) -> None:
+                 client_id: str, on_error: Callable[[BaseException], None] | None = None,
+                 client_supplier: ClientSupplier | None = None) -> None:
         super().__init__(name=f"{client_id}-GlobalStreamThread", daemon=True)
+        supplier = client_supplier or KafkaClientSupplier()
         self.config = config
         self.topology = topology
         self._on_error = on_error
@@ -55,7 +58,7 @@ class GlobalStreamThread(threading.Thread):
                                        wall_clock=lambda: int(time.time() * 1000),
                                        state_dir=state_root / "global"))
         self._by_topic = {t: task for task in self.tasks for t in task.source_topics}
-        self._consumer = Consumer(global_consumer_config(config, client_id))
+        self._consumer = supplier.get_global_consumer(global_consumer_config(config, client_id))
         self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method
         self.failure: BaseException | None = None
         self.stores: dict[str, Any] = {}

@@ -30,6 +30,7 @@ from streams.config import StreamsConfig
 from streams.errors import StreamsError
 from streams.runtime.app_control import ApplicationControl
 from streams.runtime.client_check import check_client_configs, startup_admin
+from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
 from streams.runtime.global_thread import GlobalStreamThread
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
 from streams.runtime.queries import composite_store
@@ -68,13 +69,15 @@ ExceptionHandler = Callable[[BaseException], StreamThreadExceptionResponse]
 class KafkaStreams:
     """One instance of a streams application; see the module docstring."""
 
-    def __init__(self, topology: Topology, config: Mapping[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, topology: Topology, config: Mapping[str, Any] | None = None, *,
+                 client_supplier: ClientSupplier | None = None, **kwargs: Any) -> None:
         self.config = config if isinstance(config, StreamsConfig) and not kwargs else \
             StreamsConfig(dict(config or {}), **kwargs)
         self.config.require("application.id", "bootstrap.servers")
         topology.validate(self.config)
         self.topology = topology
+        #: makes every Kafka client this instance uses (confluent-kafka ones by default)
+        self.client_supplier: ClientSupplier = client_supplier or KafkaClientSupplier()
         self.application_id: str = self.config["application.id"]
         self.client_id: str = self.config.get("client.id") or f"{self.application_id}-{uuid.uuid4()}"
         self.state_root = Path(self.config["state.dir"]) / self.application_id
@@ -243,7 +246,7 @@ class KafkaStreams:
         check_client_configs(self.config, self.topology, self.client_id)
         self._lock_state_dir()
         try:
-            admin, admin_log = startup_admin(self.config)
+            admin, admin_log = startup_admin(self.config, self.client_supplier)
             manager = InternalTopicManager(admin, self.config["replication.factor"],
                                            self.config.client_config("topic.", include_common=False),
                                            self.config["default.api.timeout.ms"] / 1000.0,
@@ -256,11 +259,12 @@ class KafkaStreams:
                 self.application_id, self.client_id,
                 {**bootstrap, **self.config.client_config("consumer.")},
                 {**bootstrap, **self.config.client_config("producer.")},
-                self._on_shutdown_request)
+                self._on_shutdown_request, self.client_supplier)
             self._control.start()
             if any(s.is_global for s in self.topology.subtopologies()):
                 self._global = GlobalStreamThread(self.topology, self.config, self.state_root,
-                                                  self.client_id, self._on_global_error)
+                                                  self.client_id, self._on_global_error,
+                                                  self.client_supplier)
                 self._global.bootstrap()
                 self._global.start()
         except BaseException:
@@ -284,6 +288,7 @@ class KafkaStreams:
             on_state=self._on_thread_state, on_error=self._on_thread_error,
             restore_listener=self._restore_listener,
             global_stores=self._global.stores if self._global else None,
+            client_supplier=self.client_supplier,
         )
         self._threads.append(thread)
         thread.start()

@@ -32,6 +32,7 @@ from streams.runtime.client_configs import (
     producer_config,
     restore_consumer_config,
 )
+from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
 from streams.runtime.hard_deadline import CallStuckError, HardDeadline
 from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
@@ -82,6 +83,7 @@ class StreamThread(threading.Thread):
         on_error: Callable[[StreamThread, BaseException], None],
         restore_listener: StateRestoreListener | None = None,
         global_stores: dict[str, Any] | None = None,
+        client_supplier: ClientSupplier | None = None,
     ) -> None:
         super().__init__(name=f"{client_id}-StreamThread-{index}", daemon=True)
         self.index = index
@@ -93,6 +95,7 @@ class StreamThread(threading.Thread):
         self._on_error = on_error
         self._restore_listener = restore_listener
         self._global_stores = global_stores or {}
+        self._supplier: ClientSupplier = client_supplier or KafkaClientSupplier()
         self.app_id: str = config["application.id"]
         self.eos = config["processing.guarantee"] == EXACTLY_ONCE_V2
         self.thread_state = ThreadState.CREATED
@@ -185,16 +188,16 @@ class StreamThread(threading.Thread):
         collector = KafkaRecordCollector(self.producer, self.name)
         collector_box.append(collector)
         rcfg = restore_consumer_config(self.config, self.name)
-        restore_consumer = Consumer(rcfg)
+        restore_consumer = self._supplier.get_restore_consumer(rcfg)
         uncommitted = None
         if self.eos:
             # high watermarks past open transactions, never used to read records
-            uncommitted = Consumer({**rcfg, "isolation.level": "read_uncommitted",
+            uncommitted = self._supplier.get_restore_consumer({**rcfg, "isolation.level": "read_uncommitted",
                                     "client.id": f"{self.name}-restore-watermarks"})
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
-        self.consumer = Consumer(main_consumer_config(self.config, self.name))
+        self.consumer = self._supplier.get_consumer(main_consumer_config(self.config, self.name))
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
                                         lags=FetchedLags(self.consumer))
@@ -293,7 +296,7 @@ class StreamThread(threading.Thread):
         """A producer with this thread's config; under exactly-once with its transactions
         initialized (fencing any earlier producer of the same transactional id) and one
         begun."""
-        producer = Producer(self._producer_config)
+        producer = self._supplier.get_producer(self._producer_config)
         if self.eos:
             retrying_action(f"{self.name}: could not initialize transactions",
                             producer.init_transactions, self._task_timeout)

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from streams.config import StreamsConfig
+from streams.engine.message import Message
 from streams.errors import StreamsError
 from streams.processor.record import Record
 from streams.runtime.task import Task, TaskId
@@ -39,43 +40,6 @@ TestRecord = Record
 
 class NoSuchElementError(StreamsError, LookupError):
     """Reading from an output topic that has no (more) records."""
-
-
-class _Message:
-    """A consumed record, shaped like confluent-kafka's Message (what Tasks take)."""
-
-    __slots__ = ("_headers", "_key", "_offset", "_partition", "_timestamp", "_topic", "_value")
-
-    def __init__(self, topic: str, partition: int, offset: int, timestamp: int,
-                 key: bytes | None, value: bytes | None, headers: Any) -> None:
-        self._topic = topic
-        self._partition = partition
-        self._offset = offset
-        self._timestamp = timestamp
-        self._key = key
-        self._value = value
-        self._headers = headers
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._timestamp)
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def headers(self) -> Any:
-        return self._headers
 
 
 class _ProducedRecord:
@@ -341,7 +305,7 @@ class TopologyTestDriver:
             raise StreamsError(f"topic {topic!r} is not read by the topology")
         offset = self._offsets.get(topic, 0)
         self._offsets[topic] = offset + 1
-        task.add_records((topic, 0), [_Message(topic, 0, offset, timestamp, key, value, headers)])
+        task.add_records((topic, 0), [Message(topic, 0, offset, timestamp, key, value, headers)])
         self._drain()
 
     def _drain(self) -> None:
@@ -365,7 +329,7 @@ class TopologyTestDriver:
                 if reader is not None:
                     offset = self._offsets.get(rec.topic, 0)
                     self._offsets[rec.topic] = offset + 1
-                    reader.add_records((rec.topic, 0), [_Message(
+                    reader.add_records((rec.topic, 0), [Message(
                         rec.topic, 0, offset, rec.timestamp, rec.key, rec.value, rec.headers)])
                     worked = True
             if not worked:

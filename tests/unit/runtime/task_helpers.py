@@ -7,37 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from streams import Consumed, Processor, Produced, Record, StreamsBuilder, StreamsConfig, serdes
+from streams.engine.message import Message
 from streams.runtime.task import Task, TaskId
 
 S = serdes.String()
 
 
-class Msg:
-    """Just enough of a confluent-kafka Message for a Task."""
-
-    def __init__(self, topic: str, partition: int, offset: int, ts: int, value: str) -> None:
-        self._t, self._p, self._o, self._ts, self._v = topic, partition, offset, ts, value
-
-    def topic(self) -> str:
-        return self._t
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return self._v.encode()
-
-    def headers(self) -> None:
-        return None
+def Msg(topic: str, partition: int, offset: int, ts: int, value: str) -> Message:
+    """A consumed record with key ``b"k"`` and ``value`` encoded."""
+    return Message(topic, partition, offset, ts, b"k", value.encode())
 
 
 class Collector:

@@ -20,6 +20,7 @@ from streams.runtime.client_check import (
     startup_admin,
 )
 from streams.runtime.client_log import CollapsingClientLog
+from streams.runtime.client_supplier import KafkaClientSupplier
 from streams.runtime.internal_topics import (
     DEAD_LETTER_KEY,
     InternalTopicManager,
@@ -304,7 +305,7 @@ def test_other_metadata_errors_are_reported_at_once():
 def test_real_admin_against_a_closed_port_fails_in_time_and_quietly(
         capfd: pytest.CaptureFixture[str]) -> None:
     cfg = config(**{"default.api.timeout.ms": 1500})
-    admin, client_log = startup_admin(cfg)
+    admin, client_log = startup_admin(cfg, KafkaClientSupplier())
     manager = InternalTopicManager(admin, -1, {}, 1.5, bootstrap_servers="127.0.0.1:1",
                                    client_log=client_log)
     started = time.monotonic()

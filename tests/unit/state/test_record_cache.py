@@ -12,6 +12,7 @@ import pytest
 from conftest import BigEndianLong, FakeContext, Utf8
 
 from streams import Consumed, Materialized, Produced, StreamsBuilder, serdes
+from streams.engine.message import Message
 from streams.errors import StateStoreError
 from streams.state.cache import (
     ENTRY_OVERHEAD,
@@ -24,7 +25,6 @@ from streams.state.memory import InMemoryKeyValueStore
 from streams.state.typed import KeyValueStore
 from streams.state.windowed import ChangeLoggingWindowStore, WindowStore
 from streams.testing import TopologyTestDriver
-from streams.testing.driver import _Message
 
 Flushed = list[tuple[Any, Any, Any, int, Any]]
 
@@ -190,7 +190,7 @@ def run_batch(topology: Any, config: dict[str, Any]) -> tuple[list[Any], list[An
     with TopologyTestDriver(topology, {"application.id": "app", **config}) as d:
         task = d._task_by_topic["words"]
         task.add_records(("words", 0), [
-            _Message("words", 0, i, 10 + i, k.encode(), b"x", None) for i, k in enumerate("aba")])
+            Message("words", 0, i, 10 + i, k.encode(), b"x", None) for i, k in enumerate("aba")])
         d._drain()
         s = serdes.String()
         out = d.create_output_topic("out", s, serdes.Long()).read_records_to_list()
@@ -335,7 +335,7 @@ def test_a_windowed_count_forwards_each_window_once_per_flush(caching: bool) -> 
                             {"application.id": "app"}) as d:
         task = d._task_by_topic["words"]
         task.add_records(("words", 0), [
-            _Message("words", 0, i, ts, k.encode(), b"x", None)
+            Message("words", 0, i, ts, k.encode(), b"x", None)
             for i, (k, ts) in enumerate([("a", 10), ("b", 20), ("a", 30), ("a", 120)])])
         d._drain()
         out = d.create_output_topic("out", TimeWindowedSerde(serdes.String(), 100),
