@@ -2,7 +2,7 @@
 
 Start-up reads each global topic from the beginning to its current end before any stream
 thread starts (so joins see a complete table), then a background thread keeps applying new
-records. The same :class:`~streams.runtime.task.Task` code processes them.
+records. The same :class:`~streams.engine.task.Task` code processes them.
 """
 
 from __future__ import annotations
@@ -19,23 +19,17 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from streams.config import StreamsConfig
+from streams.engine.collector import NoOutputCollector
+from streams.engine.task import Task
+from streams.engine.task_factory import GLOBAL_STATE_DIR, TaskFactory
 from streams.errors import StreamsError
 from streams.runtime.client_configs import global_consumer_config
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
 from streams.runtime.offsets import watermarks
 from streams.runtime.retries import TransientErrorLog, is_transient, retrying
-from streams.runtime.task import Task, TaskId
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
-
-
-class _NoCollector:
-    def send(self, topic: str, *args: Any, **kwargs: Any) -> None:
-        raise StreamsError(f"a global store processor tried to write to topic {topic!r}")
-
-    def partitions_for(self, topic: str) -> int | None:
-        return None
 
 
 class GlobalStreamThread(threading.Thread):
@@ -49,14 +43,10 @@ class GlobalStreamThread(threading.Thread):
         self.config = config
         self.topology = topology
         self._on_error = on_error
-        self._dir = state_root / "global"
-        self.tasks: list[Task] = []
-        for sub in topology.subtopologies():
-            if sub.is_global:
-                tid = TaskId(sub.id, -1)
-                self.tasks.append(Task(tid, topology, sub, config, _NoCollector(),
-                                       wall_clock=lambda: int(time.time() * 1000),
-                                       state_dir=state_root / "global"))
+        self._dir = state_root / GLOBAL_STATE_DIR
+        self.tasks: list[Task] = TaskFactory(
+            topology, config, NoOutputCollector(), state_root,
+            lambda: int(time.time() * 1000)).global_tasks()
         self._by_topic = {t: task for task in self.tasks for t in task.source_topics}
         self._consumer = supplier.get_global_consumer(global_consumer_config(config, client_id))
         self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method

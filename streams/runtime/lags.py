@@ -3,7 +3,7 @@
 A task with several input partitions (a join, a merge of topics) may only skip an empty input
 when nothing is waiting on the broker for it; otherwise it would process one side before the
 other side's earlier records and, for a stream-table join, miss table rows. This is Kafka
-Streams' "fetched lag" (KIP-695), which :meth:`streams.runtime.task.Task.process` consults
+Streams' "fetched lag" (KIP-695), which :meth:`streams.engine.task.Task.process` consults
 through :meth:`FetchedLags.lag`.
 
 librdkafka gives the partition's end as the high watermark of the last fetch response (the

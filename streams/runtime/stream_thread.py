@@ -26,6 +26,7 @@ from confluent_kafka import (
 )
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.engine.commit import commit_tasks
 from streams.errors import KafkaUnavailableError, StreamsError
 from streams.runtime.client_configs import (
     main_consumer_config,
@@ -409,28 +410,38 @@ class StreamThread(threading.Thread):
         transaction that must be aborted, raises :class:`TaskMigratedError`.
         """
         assert self.task_manager is not None and self.consumer is not None
-        assert self.producer is not None
         tm = self.task_manager
-        offsets = tm.prepare_commit()
-        tps = tm.topic_partitions(offsets)
         if self.eos:
-            producer, consumer = self.producer, self.consumer
-            if tps:
-                group = consumer.consumer_group_metadata()
-                self._retry_commit("could not add the offsets to the transaction",
-                                   lambda t: self._send_offsets(producer, tps, group, t))
-            self._retry_commit("could not commit the transaction",
-                               lambda t: producer.commit_transaction(t))
-            self.producer.begin_transaction()
+            # the transaction's commit writes the output, then the offsets with it
+            commit_tasks(tm.running.values(), commit_offsets=self._commit_transaction)
         else:
-            tm.collector.flush()
-            if tps:
-                self._retry_commit(
-                    "could not commit offsets",
-                    lambda t: self.consumer.commit(  # type: ignore[union-attr]
-                        offsets=tps, asynchronous=False))
-            tm.write_checkpoints()
+            commit_tasks(tm.running.values(), write_output=tm.collector.flush,
+                         commit_offsets=self._commit_offsets,
+                         write_checkpoints=tm.write_checkpoints)
         self.commits += 1
+
+    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        """At-least-once: commit the input offsets to the group."""
+        assert self.consumer is not None
+        consumer = self.consumer
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if tps:
+            self._retry_commit("could not commit offsets",
+                               lambda t: consumer.commit(offsets=tps, asynchronous=False))
+
+    def _commit_transaction(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Exactly-once: add the input offsets to the transaction, commit it (which writes
+        everything produced since the last commit), begin the next one."""
+        assert self.consumer is not None and self.producer is not None
+        producer, consumer = self.producer, self.consumer
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if tps:
+            group = consumer.consumer_group_metadata()
+            self._retry_commit("could not add the offsets to the transaction",
+                               lambda t: self._send_offsets(producer, tps, group, t))
+        self._retry_commit("could not commit the transaction",
+                           lambda t: producer.commit_transaction(t))
+        producer.begin_transaction()
 
     def _send_offsets(self, producer: Producer, tps: list[TopicPartition], group: object,
                       timeout: float) -> None:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import TopicPartition
-
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
+from streams.engine.task import Task, TaskId
+from streams.engine.task_factory import TaskFactory
 from streams.errors import StateStoreError, StreamsError
 from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer
 from streams.runtime.retries import TransientErrorLog, is_task_migrated, is_transient
-from streams.runtime.task import Task, TaskId
 from streams.state.cache import ThreadCache
 from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
 from streams.topology.topology import Topology
@@ -49,8 +49,6 @@ class TaskManager:
         self.global_stores = global_stores or {}
         self.eos = config["processing.guarantee"] == EXACTLY_ONCE_V2
         self.app_id: str = config["application.id"]
-        import time
-
         self._wall_clock = wall_clock or (lambda: int(time.time() * 1000))
         self.tasks: dict[TaskId, Task] = {}
         self.running: dict[TaskId, Task] = {}
@@ -71,6 +69,8 @@ class TaskManager:
         #: the thread's record cache, shared by its tasks' caching stores
         self.cache = ThreadCache(config["statestore.cache.max.bytes"]
                                  // max(1, config["num.stream.threads"]))
+        self.factory = TaskFactory(topology, config, collector, state_root, self._wall_clock,
+                                   self.cache)
         self._buffer_limit: int = config["buffered.records.per.partition"]
         #: partitions paused because their task waits for another input while their buffer is full
         self.backpressured: set[tuple[str, int]] = set()
@@ -123,14 +123,10 @@ class TaskManager:
                  len(self.tasks) - len(self.running))
         return pause
 
-    def _task_dir(self, tid: TaskId) -> Path:
-        return self.state_root / str(tid)
-
     def _create_task(self, tid: TaskId) -> Task:
-        sub = next(s for s in self.topology.subtopologies() if s.id == tid.subtopology)
-        task_dir = self._task_dir(tid)
-        task = Task(tid, self.topology, sub, self.config, self.collector,
-                    wall_clock=self._wall_clock, state_dir=task_dir, cache=self.cache)
+        sub = self.factory.subtopology(tid.subtopology)
+        task_dir = self.factory.task_dir(tid)
+        task = self.factory.create(tid)
         checkpoint_file = OffsetCheckpoint(task_dir / CHECKPOINT_FILE_NAME)
         try:
             checkpoint = checkpoint_file.read()
@@ -162,8 +158,7 @@ class TaskManager:
             shutil.rmtree(task_dir, ignore_errors=True)
             existed = set()
             checkpoint = {}
-            task = Task(tid, self.topology, sub, self.config, self.collector,
-                        wall_clock=self._wall_clock, state_dir=task_dir, cache=self.cache)
+            task = self.factory.create(tid)
             task.initialize(self.global_stores)
         if self.eos:
             checkpoint_file.delete()
@@ -312,13 +307,6 @@ class TaskManager:
         """True when a processor asked for a commit."""
         return any(t.commit_requested for t in self.running.values())
 
-    def prepare_commit(self) -> dict[tuple[str, int], int]:
-        """Flush running tasks' stores; returns offsets to commit."""
-        offsets: dict[tuple[str, int], int] = {}
-        for task in self.running.values():
-            offsets.update(task.prepare_commit())
-        return offsets
-
     def write_checkpoints(self) -> None:
         """After a commit: record how far each changelog is reflected in local state."""
         if self.eos:
@@ -332,8 +320,4 @@ class TaskManager:
         offsets = {}
         for topic in task.state.changelog_topics.values():
             offsets[(topic, task.id.partition)] = self.restorer.end_offset(topic, task.id.partition)
-        OffsetCheckpoint(self._task_dir(task.id) / CHECKPOINT_FILE_NAME).write(offsets)
-
-    def topic_partitions(self, offsets: dict[tuple[str, int], int]) -> list[TopicPartition]:
-        """confluent-kafka TopicPartitions for an offsets dict."""
-        return [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        OffsetCheckpoint(self.factory.task_dir(task.id) / CHECKPOINT_FILE_NAME).write(offsets)

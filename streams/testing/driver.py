@@ -1,6 +1,6 @@
 """TopologyTestDriver: run a topology without a broker, record by record.
 
-It creates the same :class:`~streams.runtime.task.Task` objects a stream thread runs (one per
+It creates the same :class:`~streams.engine.task.Task` objects a stream thread runs (one per
 sub-topology, partition 0), feeds them records you pipe in, captures what sinks produce, and
 feeds records written to repartition (or any consumed) topics back in, so multi-sub-topology
 apps behave as on a broker. Wall-clock time is mocked and only moves when you advance it.
@@ -19,17 +19,19 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from streams.config import StreamsConfig
+from streams.engine.collector import InMemoryCollector, ProducedRecord
+from streams.engine.commit import commit_tasks
 from streams.engine.message import Message
+from streams.engine.task import Task, TaskId
+from streams.engine.task_factory import TaskFactory
 from streams.errors import StreamsError
 from streams.processor.record import Record
-from streams.runtime.task import Task, TaskId
 from streams.state.cache import ThreadCache
 from streams.state.timestamped import PlainValueView, TimestampedKeyValueStoreBuilder
 from streams.topology.topology import Topology
@@ -40,37 +42,6 @@ TestRecord = Record
 
 class NoSuchElementError(StreamsError, LookupError):
     """Reading from an output topic that has no (more) records."""
-
-
-class _ProducedRecord:
-    __slots__ = ("headers", "key", "partition", "timestamp", "topic", "value")
-
-    def __init__(self, topic: str, key: bytes | None, value: bytes | None, headers: Any,
-                 timestamp: int, partition: int | None) -> None:
-        self.topic = topic
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestamp = timestamp
-        self.partition = partition
-
-
-class _DriverCollector:
-    """In-memory RecordCollector: every topic has one partition."""
-
-    def __init__(self) -> None:
-        self.by_topic: dict[str, list[_ProducedRecord]] = {}
-        self.pending: deque[_ProducedRecord] = deque()
-
-    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Any,
-             timestamp: int, partition: int | None = None) -> None:
-        rec = _ProducedRecord(topic, key, value, list(headers) if headers else None, timestamp,
-                              partition)
-        self.by_topic.setdefault(topic, []).append(rec)
-        self.pending.append(rec)
-
-    def partitions_for(self, topic: str) -> int | None:
-        return 1
 
 
 class TestInputTopic:
@@ -136,7 +107,7 @@ class TestOutputTopic:
         self._key_serde = key_serde
         self._value_serde = value_serde
 
-    def _records(self) -> list[_ProducedRecord]:
+    def _records(self) -> list[ProducedRecord]:
         return self._driver._collector.by_topic.get(self.topic, [])
 
     def _next(self) -> Record:
@@ -240,35 +211,39 @@ class TopologyTestDriver:
         self.topology = topology
         self._wall = (int(time.time() * 1000) if initial_wall_clock_time_ms is None
                       else int(initial_wall_clock_time_ms))
-        self._collector = _DriverCollector()
+        self._collector = InMemoryCollector()
         self._read_pos: dict[str, int] = {}
         self._offsets: dict[str, int] = {}
         self._tasks: list[Task] = []
         self._task_by_topic: dict[str, Task] = {}
-        app_id = self.config["application.id"]
-        state_root = Path(self.config["state.dir"]) / app_id
-        global_stores: dict[str, Any] = {}
-        globals_first = sorted(topology.subtopologies(), key=lambda s: not s.is_global)
+        state_root = Path(self.config["state.dir"]) / self.config["application.id"]
         #: the record cache; flushed after every piped record, as Kafka Streams' driver commits
         self.cache = ThreadCache(self.config["statestore.cache.max.bytes"])
+        # the runtime's factory: global tasks first (their stores are every task's), then one
+        # task per sub-topology, all for partition 0
+        factory = TaskFactory(topology, self.config, self._collector, state_root, self._now,
+                              self.cache)
+        global_stores: dict[str, Any] = {}
         try:
-            for sub in globals_first:
-                tid = TaskId(sub.id, -1 if sub.is_global else 0)
-                task = Task(tid, topology, sub, self.config, self._collector,
-                            wall_clock=self._now, state_dir=state_root / str(tid),
-                            cache=None if sub.is_global else self.cache)
-                task.initialize(global_stores)
-                if sub.is_global:
-                    global_stores.update(task.stores)
-                task.init_processors()
-                self._tasks.append(task)
-                for t in task.source_topics:
-                    self._task_by_topic[t] = task
+            for task in factory.global_tasks():
+                self._start_task(task, global_stores)
+                global_stores.update(task.stores)
+            for sub in topology.subtopologies():
+                if not sub.is_global:
+                    self._start_task(factory.create(TaskId(sub.id, 0)), global_stores)
         except BaseException:
             self.close()
             raise
         self._closed = False
         self._drain()
+
+    def _start_task(self, task: Task, global_stores: dict[str, Any]) -> None:
+        """Open the task's stores and initialize its processors (nothing to restore)."""
+        task.initialize(global_stores)
+        task.init_processors()
+        self._tasks.append(task)
+        for t in task.source_topics:
+            self._task_by_topic[t] = task
 
     def _now(self) -> int:
         return self._wall
@@ -320,9 +295,9 @@ class TopologyTestDriver:
                 if task.state.caching:
                     task.state.flush_caches()
                 if task.commit_requested:
-                    # stores are flushed when asked (and on close); flushing after every
-                    # record would fsync RocksDB's log per piped record for nothing
-                    task.prepare_commit()
+                    # the full commit only when asked (and on close); flushing stores after
+                    # every record would fsync RocksDB's log per piped record for nothing
+                    commit_tasks([task])
             while pending:
                 rec = pending.popleft()
                 reader = self._task_by_topic.get(rec.topic)

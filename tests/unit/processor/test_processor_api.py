@@ -21,8 +21,8 @@ from streams import (
     Topology,
     serdes,
 )
+from streams.engine.task import Task, TaskId
 from streams.processor import RecordMetadata
-from streams.runtime.task import Task, TaskId
 from streams.state import Stores
 from streams.testing import TopologyTestDriver
 

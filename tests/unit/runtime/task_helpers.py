@@ -8,7 +8,7 @@ from typing import Any
 
 from streams import Consumed, Processor, Produced, Record, StreamsBuilder, StreamsConfig, serdes
 from streams.engine.message import Message
-from streams.runtime.task import Task, TaskId
+from streams.engine.task import Task, TaskId
 
 S = serdes.String()
 

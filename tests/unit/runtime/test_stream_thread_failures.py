@@ -33,6 +33,17 @@ def _config(**extra: Any) -> StreamsConfig:
                           "task.timeout.ms": 5000, **extra})
 
 
+class FakeTask:
+    """A running task whose commit covers offset 7 of in-0."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def prepare_commit(self) -> dict[tuple[str, int], int]:
+        self.calls.append("prepare_commit")
+        return {("in", 0): 7}
+
+
 class FakeTaskManager:
     """Records what the thread asks of its tasks."""
 
@@ -40,14 +51,7 @@ class FakeTaskManager:
         self.calls: list[str] = []
         self.sub_of_topic = {"in": object()}
         self.collector = self
-        self.running = {"0_0": object()}
-
-    def prepare_commit(self) -> dict[tuple[str, int], int]:
-        self.calls.append("prepare_commit")
-        return {("in", 0): 7}
-
-    def topic_partitions(self, offsets: dict[tuple[str, int], int]) -> list[Any]:
-        return [(t, p, o) for (t, p), o in offsets.items()]
+        self.running = {"0_0": FakeTask(self.calls)}
 
     def flush(self) -> None:
         self.calls.append("flush")
@@ -86,7 +90,7 @@ class FakeConsumer:
     def commit(self, offsets: Any, asynchronous: bool) -> None:
         if self.commit_errors:
             raise KafkaException(KafkaError(self.commit_errors.pop(0)))
-        self.commits.append(offsets)
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
     def unassign(self) -> None:
         self.calls.append("unassign")

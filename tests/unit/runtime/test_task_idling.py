@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from task_helpers import Collector, Msg, two_topic_task
 
+from streams.engine.task import Task
 from streams.runtime.lags import UNKNOWN, FetchedLags
-from streams.runtime.task import Task
 
 L, R = ("left", 2), ("right", 2)
 

@@ -13,7 +13,7 @@ from streams.processor.api import PunctuationType, Punctuator
 from streams.processor.record import Record, RecordMetadata
 
 if TYPE_CHECKING:
-    from streams.runtime.task import Task
+    from streams.engine.task import Task
 
 log = logging.getLogger("streams.processor")
 

@@ -4,6 +4,7 @@ through :attr:`TaskStateManager.registered`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +15,11 @@ from streams.state.cache import CachingKeyValueStore, CachingWindowStore, Thread
 from streams.state.typed import KeyValueStore
 from streams.state.windowed import WindowStore
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
-    from streams.runtime.collector import RecordCollector
-    from streams.runtime.context import TaskContext
+    from streams.engine.collector import RecordCollector
+    from streams.engine.context import TaskContext
 
 
 class TaskChangelogWriter:
@@ -142,6 +145,19 @@ class TaskStateManager:
         """Drop cached updates not yet written (a dirty close)."""
         for c in self.caching:
             c.discard()
+
+    def discard_pending(self) -> None:
+        """Drop every write not yet flushed, cached or batched in a store (a dirty close), so
+        local state matches the last commit where the store can; errors are logged."""
+        self.discard_caches()
+        for bytes_store, _ in self.registered.values():
+            discard = getattr(bytes_store, "discard_pending", None)
+            if discard is not None:
+                try:
+                    discard()
+                except Exception as exc:
+                    log.warning("discarding pending writes of %s failed: %s",
+                                getattr(bytes_store, "name", "?"), exc)
 
     def flush(self) -> None:
         """Flush the record caches, then every store (RocksDB: write the pending batch)."""
