@@ -24,12 +24,11 @@ from streams.engine.context import PunctuationSchedule, TaskContext
 from streams.engine.graph import build_graph, default_serdes
 from streams.engine.partition_group import PartitionGroup, TopicPartition
 from streams.engine.punctuation import PunctuationQueue
-from streams.engine.record_errors import RecordErrors, invalid_timestamp
+from streams.engine.record_errors import RecordErrors
+from streams.engine.record_loop import run_records
 from streams.engine.state_manager import TaskStateManager
 from streams.errors import ProcessorError, StreamsError
 from streams.processor.api import PunctuationType
-from streams.processor.record import Record
-from streams.processor.timestamps import ConsumedRecord
 from streams.state.cache import ThreadCache
 from streams.topology.nodes import SubTopology
 from streams.topology.topology import Topology
@@ -180,96 +179,8 @@ class Task:
         queues = group.queues
         if len(queues) == 1:
             (q,) = queues.values()
-            return self._run(q.popleft, min(len(q), max_records))
-        return self._run(group.pick, max_records)
-
-    def _run(self, pick: Callable[[], Any], n: int) -> int:
-        """Take ``n`` records from ``pick`` (fewer if it returns None) through the graph: the
-        one place that gives a record its key, value, timestamp and place in the graph."""
-        ctx, errors, group = self.ctx, self.errors, self.group
-        sources = self.graph.sources
-        partition_time, consumed = group.partition_time, group.consumed
-        stream_schedules = self.punctuation.stream
-        topic: Any = None
-        partition = offset = -1
-        tp: TopicPartition = ("", -1)
-        src: Any = None
-        p_time = -1
-        done = 0
-        try:
-            while done < n:
-                msg = pick()
-                if msg is None:
-                    break
-                if msg.partition() != partition or msg.topic() != topic:
-                    # batches come in runs of one partition: switch only when it changes
-                    if done:
-                        partition_time[tp] = p_time
-                        consumed[tp] = offset
-                    topic, partition = msg.topic(), msg.partition()
-                    tp = (topic, partition)
-                    src = sources[topic]
-                    p_time = partition_time.get(tp, -1)
-                done += 1
-                offset = msg.offset()
-                headers = msg.headers()
-                raw_key = msg.key()
-                raw_value = msg.value()
-                ts = msg.timestamp()[1]
-                try:
-                    key = src.key_de(topic, raw_key, headers)
-                    value = src.value_de(topic, raw_value, headers)
-                except Exception as exc:
-                    errors.on_deserialization_error(exc, src.name, topic, partition, offset,
-                                                    raw_key, raw_value, headers, ts)
-                    continue
-                if src.extractor is not None:
-                    ts = self._extract(src, topic, partition, offset, ts, key, value, headers,
-                                       p_time)
-                    if ts < 0:
-                        self.dropped_records += 1
-                        continue
-                elif ts < 0:
-                    raise invalid_timestamp(ts, topic, partition, offset, self.name)
-                if ts > p_time:
-                    p_time = ts
-                    if ts > self.stream_time:
-                        self.stream_time = ts
-                ctx.topic = topic
-                ctx.partition = partition
-                ctx.offset = offset
-                ctx.timestamp = ts
-                ctx.headers = headers
-                record = Record(key, value, ts, headers)
-                try:
-                    for child in src.children:
-                        child(record)
-                except Exception as exc:
-                    errors.on_processing_error(exc, topic, partition, offset, raw_key,
-                                               raw_value, headers, ts)
-                if stream_schedules:
-                    partition_time[tp] = p_time
-                    self.punctuation.fire(stream_schedules, self.stream_time)
-        finally:
-            # taken counts as consumed, failed or not: a failure ends the task anyway
-            if done:
-                partition_time[tp] = p_time
-                consumed[tp] = offset
-        return done
-
-    def _extract(self, src: Any, topic: str, partition: int, offset: int, ts: int, key: Any,
-                 value: Any, headers: Any, p_time: int) -> int:
-        """The source's timestamp extractor's verdict (negative: skip the record)."""
-        try:
-            return int(src.extractor(
-                ConsumedRecord(topic, partition, offset, ts, key, value, headers), p_time))
-        except StreamsError:
-            raise
-        except Exception as exc:
-            raise StreamsError(
-                f"timestamp extractor of source {src.name!r} failed in task {self.name} on "
-                f"record (topic={topic!r}, partition={partition}, offset={offset}): "
-                f"{type(exc).__name__}: {exc}") from exc
+            return run_records(self, q.popleft, min(len(q), max_records))
+        return run_records(self, group.pick, max_records)
 
     # ------------------------------------------------------------------ punctuation
     def schedule(self, node: str, interval: int, ptype: PunctuationType,
