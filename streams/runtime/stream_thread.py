@@ -122,7 +122,8 @@ class StreamThread(threading.Thread):
         self.migrations = 0
         #: runs send_offsets_to_transaction, whose timeout librdkafka may ignore
         self._deadline = HardDeadline(self.name)
-        #: set when a producer call was abandoned: the producer must be replaced, not used
+        #: set when a producer call was abandoned or a commit gave up while still in progress:
+        #: the producer must be replaced, not used (not even to abort)
         self._producer_stuck = False
 
     @property
@@ -324,14 +325,14 @@ class StreamThread(threading.Thread):
         anyway, so nothing of the old transaction survives."""
         assert self.task_manager is not None
         if self.eos and self.producer is not None and self._producer_stuck:
-            log.warning("%s: replacing the producer stuck in send_offsets_to_transaction",
-                        self.name)
+            log.warning("%s: replacing the producer stuck in a transaction call", self.name)
             self._replace_producer()
         elif self.eos and self.producer is not None:
             producer = self.producer
             try:
+                # best effort, briefly: a new producer's init_transactions aborts it too
                 retrying_action(f"{self.name}: could not abort the transaction",
-                                producer.abort_transaction, self._task_timeout)
+                                producer.abort_transaction, self._commit_timeout)
                 # the aborted records' delivery failures (timed out, purged) are void
                 producer.poll(0)
                 self.task_manager.collector.discard_errors()
@@ -339,11 +340,13 @@ class StreamThread(threading.Thread):
             except (KafkaUnavailableError, KafkaException) as exc:
                 cause = exc.__cause__ if isinstance(exc, KafkaUnavailableError) else exc
                 err = kafka_error(cause) if cause is not None else None
-                if err is None or not err.fatal():
+                if err is None:
                     raise
+                # fatal (fenced), a commit still in progress (_CONFLICT), or the coordinator
+                # away for longer: a new producer fences this one and the broker ends the
+                # transaction. A fatal producer raises from every call, poll() included: it
+                # is dropped unpolled
                 log.warning("%s: the producer cannot abort (%s); replacing it", self.name, err)
-                # a fatal producer raises its error from every call, poll() included: drop it
-                # unpolled
                 self._replace_producer()
         self.task_manager.close_all(clean=False)
 
@@ -439,8 +442,19 @@ class StreamThread(threading.Thread):
             group = consumer.consumer_group_metadata()
             self._retry_commit("could not add the offsets to the transaction",
                                lambda t: self._send_offsets(producer, tps, group, t))
-        self._retry_commit("could not commit the transaction",
-                           lambda t: producer.commit_transaction(t))
+        try:
+            # a commit that timed out is resumed by calling it again, for as long as other
+            # client calls ride out transient errors: once the coordinator has the commit
+            # request, the transaction timeout no longer applies
+            self._retry_commit("could not commit the transaction",
+                               lambda t: producer.commit_transaction(t),
+                               timeout=self._task_timeout)
+        except TaskMigratedError as exc:
+            if isinstance(exc.__cause__, KafkaUnavailableError):
+                # out of time with the commit still in progress in librdkafka: it can be
+                # neither aborted nor used; a new producer fences it
+                self._producer_stuck = True
+            raise
         producer.begin_transaction()
 
     def _send_offsets(self, producer: Producer, tps: list[TopicPartition], group: object,
@@ -462,7 +476,8 @@ class StreamThread(threading.Thread):
                 f"send_offsets_to_transaction gave {exc}, though given {timeout:.0f} s "
                 "(librdkafka #5456); abandoning the producer") from exc
 
-    def _retry_commit(self, what: str, call: Callable[[float], Any]) -> None:
+    def _retry_commit(self, what: str, call: Callable[[float], Any],
+                      timeout: float | None = None) -> None:
         """Run one commit step, retrying transient errors for ``task.timeout.ms`` (under
         exactly-once ``transaction.timeout.ms``). A refusal by the group, an error that
         requires aborting the transaction, and running out of time under exactly-once all
@@ -481,7 +496,8 @@ class StreamThread(threading.Thread):
             return True
 
         try:
-            retrying(f"{self.name}: {what}", attempt, self._commit_timeout)
+            retrying(f"{self.name}: {what}", attempt,
+                     self._commit_timeout if timeout is None else timeout)
         except KafkaUnavailableError as exc:
             if self.eos and kafka_error(exc.__cause__ or exc) is not None:
                 # out of time on transient errors: the broker aborts the transaction anyway

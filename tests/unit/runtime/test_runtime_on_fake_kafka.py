@@ -183,6 +183,17 @@ def test_a_transaction_that_must_be_aborted_is_redone_exactly_once(
     assert sequences(cluster) == {w: list(range(1, n + 1)) for w, n in expected.items()}
 
 
+def test_a_commit_that_times_out_is_resumed_not_redone(cluster: FakeCluster,
+                                                        tmp_path: Path) -> None:
+    cluster.fail_next("commit_transaction",
+                      KafkaError(KafkaError._TIMED_OUT, "slow", retriable=True), times=3)
+    expected = feed(cluster, WORDS * 4)
+    with instance(cluster, tmp_path, "i1", **{"processing.guarantee": "exactly_once_v2"}) as app:
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "counts")
+        assert app._threads[0].migrations == 0
+    assert sequences(cluster) == {w: list(range(1, n + 1)) for w, n in expected.items()}
+
+
 def test_a_refused_commit_under_at_least_once_rejoins_and_reprocesses(
         cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.fail_next("commit", KafkaError(KafkaError.ILLEGAL_GENERATION, "fenced"))

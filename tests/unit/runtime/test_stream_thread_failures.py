@@ -267,21 +267,29 @@ def test_a_retriable_transaction_commit_is_retried(tmp_path: Path) -> None:
     assert producer.calls == ["send_offsets", "commit", "begin"]
 
 
-def test_a_transaction_commit_that_keeps_timing_out_aborts_within_the_transaction_timeout(
+def test_a_commit_that_keeps_timing_out_is_resumed_then_its_producer_replaced(
         tmp_path: Path) -> None:
+    """A timed-out commit_transaction stays in progress in librdkafka: it is resumed (called
+    again) for task.timeout.ms, not only the transaction timeout; then the producer, which
+    can neither abort (a commit is in progress) nor commit, is replaced, not aborted."""
     class SlowProducer(FakeProducer):
         def commit_transaction(self, timeout: float) -> None:
+            self.calls.append("commit")
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "slow", retriable=True))
 
+    old, new = SlowProducer(), FakeProducer()
     t, _, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2",
-                                            "producer.transaction.timeout.ms": 1000}),
-                      FakeConsumer(), SlowProducer())
+                                           "task.timeout.ms": 1500}), FakeConsumer(), old)
     t._setup()
-    t._commit_timeout = 0.3  # what _setup derives from transaction.timeout.ms
+    t._commit_timeout = 0.2  # what _setup derives from transaction.timeout.ms
+    t._new_producer = lambda: new  # type: ignore[method-assign]
     started = time.monotonic()
-    with pytest.raises(TaskMigratedError, match="could not commit the transaction within"):
+    with pytest.raises(TaskMigratedError, match="could not commit the transaction within 2 s"):
         t._commit()
-    assert time.monotonic() - started < 5
+    assert 0.5 < time.monotonic() - started < 5, "resumed past the 0.2 s transaction budget"
+    assert old.calls.count("commit") > 3
+    t._handle_task_migrated(TaskMigratedError("commit timed out"))
+    assert "abort" not in old.calls and t.producer is new
 
 
 def test_a_producer_fenced_while_aborting_is_replaced(tmp_path: Path) -> None:
