@@ -26,49 +26,67 @@ if TYPE_CHECKING:
     from streams.engine.task import Task
 
 
-def run_records(task: Task, pick: Callable[[], Any], n: int) -> int:
+def run_records(task: Task, pick: Callable[[], Any], n: int,
+                partition_of_all: TopicPartition | None = None) -> int:
     """Take ``n`` records from ``pick`` (fewer if it returns None) through ``task``'s graph;
-    returns how many were taken."""
+    returns how many were taken. ``partition_of_all``: every record comes from this one
+    partition (the task reads one), so it is not checked per record."""
     ctx, errors, group = task.ctx, task.errors, task.group
     sources = task.graph.sources
     partition_time, consumed = group.partition_time, group.consumed
     stream_schedules = task.punctuation.stream
+    check = partition_of_all is None
     topic: Any = None
     partition = offset = -1
     tp: TopicPartition = ("", -1)
     src: Any = None
+    key_de: Any = None
+    value_de: Any = None
+    extractor: Any = None
+    children: list[Any] = []
     p_time = -1
-    done = 0
+    i = -1  # index of the record in hand
+    if partition_of_all is not None:
+        tp = partition_of_all
+        topic, partition = tp
+        src = sources[topic]
+        key_de, value_de, extractor, children = (src.key_de, src.value_de, src.extractor,
+                                                 src.children)
+        p_time = partition_time.get(tp, -1)
+        ctx.topic, ctx.partition = topic, partition
     try:
-        while done < n:
+        for i in range(n):
             msg = pick()
             if msg is None:
+                i -= 1
                 break
-            if msg.partition() != partition or msg.topic() != topic:
+            if check and (msg.partition() != partition or msg.topic() != topic):
                 # batches come in runs of one partition: switch only when it changes
-                if done:
+                if i:
                     partition_time[tp] = p_time
                     consumed[tp] = offset
                 topic, partition = msg.topic(), msg.partition()
                 tp = (topic, partition)
                 src = sources[topic]
+                key_de, value_de, extractor, children = (src.key_de, src.value_de,
+                                                         src.extractor, src.children)
                 p_time = partition_time.get(tp, -1)
-            done += 1
+                ctx.topic, ctx.partition = topic, partition
             offset = msg.offset()
             headers = msg.headers()
             raw_key = msg.key()
             raw_value = msg.value()
             ts = msg.timestamp()[1]
             try:
-                key = src.key_de(topic, raw_key, headers)
-                value = src.value_de(topic, raw_value, headers)
+                key = key_de(topic, raw_key, headers)
+                value = value_de(topic, raw_value, headers)
             except Exception as exc:
                 errors.on_deserialization_error(exc, src.name, topic, partition, offset,
                                                 raw_key, raw_value, headers, ts)
                 continue
-            if src.extractor is not None:
+            if extractor is not None:
                 ts = _extract(task, src, topic, partition, offset, ts, key, value, headers,
-                                   p_time)
+                              p_time)
                 if ts < 0:
                     task.dropped_records += 1
                     continue
@@ -78,27 +96,27 @@ def run_records(task: Task, pick: Callable[[], Any], n: int) -> int:
                 p_time = ts
                 if ts > task.stream_time:
                     task.stream_time = ts
-            ctx.topic = topic
-            ctx.partition = partition
             ctx.offset = offset
             ctx.timestamp = ts
             ctx.headers = headers
             record = Record(key, value, ts, headers)
             try:
-                for child in src.children:
+                for child in children:
                     child(record)
             except Exception as exc:
                 errors.on_processing_error(exc, topic, partition, offset, raw_key,
                                            raw_value, headers, ts)
             if stream_schedules:
                 partition_time[tp] = p_time
-                task.punctuation.fire(stream_schedules, task.stream_time)
+                if task.punctuation.fire(stream_schedules, task.stream_time):
+                    ctx.topic, ctx.partition = topic, partition  # a punctuator cleared them
     finally:
         # taken counts as consumed, failed or not: a failure ends the task anyway
-        if done:
+        if i >= 0:
             partition_time[tp] = p_time
             consumed[tp] = offset
-    return done
+    return i + 1
+
 
 def _extract(task: Task, src: Any, topic: str, partition: int, offset: int, ts: int, key: Any,
              value: Any, headers: Any, p_time: int) -> int:

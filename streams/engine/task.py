@@ -178,8 +178,8 @@ class Task:
         group.start_pass()
         queues = group.queues
         if len(queues) == 1:
-            (q,) = queues.values()
-            return run_records(self, q.popleft, min(len(q), max_records))
+            ((tp, q),) = queues.items()
+            return run_records(self, q.popleft, min(len(q), max_records), tp)
         return run_records(self, group.pick, max_records)
 
     # ------------------------------------------------------------------ punctuation
