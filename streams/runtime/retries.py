@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 
-from streams.errors import KafkaUnavailableError
+from streams.errors import KafkaUnavailableError, StreamsError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,12 @@ TASK_MIGRATED_CODES: frozenset[int] = frozenset({
     KafkaError._ASSIGNMENT_LOST,
     KafkaError._MAX_POLL_EXCEEDED,
 })
+
+
+class TaskMigratedError(StreamsError):
+    """A commit was refused because the group has moved this thread's partitions on (a
+    rebalance or a session timeout fenced it out), or a transaction had to be aborted: the
+    tasks' uncommitted work is void (Kafka Streams' TaskMigratedException)."""
 
 
 def kafka_error(exc: BaseException) -> KafkaError | None:
@@ -175,3 +181,29 @@ def retrying_action(what: str, action: Callable[[float], object], timeout: float
         return True
 
     retrying(what, call, timeout)
+
+
+def retry_commit_step(who: str, what: str, call: Callable[[float], object], timeout: float, *,
+                      eos: bool) -> None:
+    """Run one commit step of thread ``who``, retrying transient errors for ``timeout``
+    seconds. A refusal by the group, an error that requires aborting the transaction, and
+    (under exactly-once) running out of time all raise :class:`TaskMigratedError`."""
+    def attempt(attempt_timeout: float) -> bool:
+        try:
+            call(attempt_timeout)
+        except KafkaException as exc:
+            err = kafka_error(exc)
+            if err is not None and is_task_migrated(err):
+                raise TaskMigratedError(f"{who}: {what}: {err}") from exc
+            if err is not None and err.txn_requires_abort():
+                raise TaskMigratedError(f"{who}: the transaction must be aborted ({err})") from exc
+            raise
+        return True
+
+    try:
+        retrying(f"{who}: {what}", attempt, timeout)
+    except KafkaUnavailableError as exc:
+        if eos and kafka_error(exc.__cause__ or exc) is not None:
+            # out of time on transient errors: the broker aborts the transaction anyway
+            raise TaskMigratedError(f"{exc}; aborting the transaction") from exc
+        raise

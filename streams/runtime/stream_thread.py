@@ -20,26 +20,24 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
     Consumer,
-    KafkaException,
     Producer,
     TopicPartition,
 )
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
 from streams.engine.commit import commit_tasks
-from streams.errors import KafkaUnavailableError, StreamsError
 from streams.runtime.client_configs import (
     main_consumer_config,
     producer_config,
     restore_consumer_config,
 )
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
-from streams.runtime.hard_deadline import CallStuckError, HardDeadline
 from streams.runtime.lags import FetchedLags
 from streams.runtime.offsets import watermarks
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
-from streams.runtime.retries import is_task_migrated, kafka_error, retrying, retrying_action
+from streams.runtime.retries import TaskMigratedError, retry_commit_step, retrying
+from streams.runtime.streams_producer import StreamsProducer
 from streams.runtime.task_manager import TaskManager
 from streams.topology.nodes import SourceNode
 from streams.topology.topology import Topology
@@ -62,11 +60,7 @@ class ThreadState(enum.Enum):
 _REBALANCING = (ThreadState.STARTING, ThreadState.PARTITIONS_REVOKED,
                 ThreadState.PARTITIONS_ASSIGNED)
 
-
-class TaskMigratedError(StreamsError):
-    """A commit was refused because the group has moved this thread's partitions on (a
-    rebalance or a session timeout fenced it out), or a transaction had to be aborted: the
-    tasks' uncommitted work is void (Kafka Streams' TaskMigratedException)."""
+__all__ = ["StreamThread", "TaskMigratedError", "ThreadState"]
 
 
 class StreamThread(threading.Thread):
@@ -104,7 +98,8 @@ class StreamThread(threading.Thread):
         self.task_manager: TaskManager | None = None
         self.restorer: ChangelogRestorer | None = None
         self.consumer: Consumer | None = None
-        self.producer: Producer | None = None
+        #: the thread's producer and its transactions
+        self.streams_producer: StreamsProducer | None = None
         self.failure: BaseException | None = None
         #: set once the thread failed: rebalance callbacks during the close must not commit
         self._failed = False
@@ -114,17 +109,10 @@ class StreamThread(threading.Thread):
         self.last_loop: float = time.monotonic()
         #: monotonic time the thread entered a rebalance, None outside one (for the watchdog)
         self.rebalancing_since: float | None = None
-        #: how long a commit step rides out transient errors (shorter under exactly-once)
-        self._commit_timeout = self._task_timeout
         self.processed = 0
         self.commits = 0
         #: times the thread's tasks were closed dirty and taken up again after a migration
         self.migrations = 0
-        #: runs send_offsets_to_transaction, whose timeout librdkafka may ignore
-        self._deadline = HardDeadline(self.name)
-        #: set when a producer call was abandoned or a commit gave up while still in progress:
-        #: the producer must be replaced, not used (not even to abort)
-        self._producer_stuck = False
 
     @property
     def last_restored(self) -> float:
@@ -178,16 +166,17 @@ class StreamThread(threading.Thread):
     def _setup(self) -> None:
         pcfg = producer_config(self.config, self.name,
                                f"{self.app_id}-{self.client_id}-{self.index}")
-        if self.eos:
-            # retrying a commit step for longer is pointless: the broker aborts the
-            # transaction after this long, so the thread aborts and rejoins instead
-            self._commit_timeout = min(self._task_timeout,
-                                       int(pcfg["transaction.timeout.ms"]) / 1000.0)
+        # adding offsets to a transaction for longer than its timeout is pointless: the broker
+        # aborts it after that, so the thread aborts and rejoins instead
+        commit_timeout = (min(self._task_timeout, int(pcfg["transaction.timeout.ms"]) / 1000.0)
+                          if self.eos else self._task_timeout)
         collector_box: list[KafkaRecordCollector] = []
         pcfg["on_delivery"] = lambda err, msg: collector_box[0].on_delivery(err, msg)
-        self._producer_config = pcfg
-        self.producer = self._new_producer()
-        collector = KafkaRecordCollector(self.producer, self.name)
+        self.streams_producer = StreamsProducer(
+            self.name, pcfg, self._supplier, eos=self.eos, task_timeout=self._task_timeout,
+            commit_timeout=commit_timeout)
+        collector = KafkaRecordCollector(self.streams_producer.producer, self.name)
+        self.streams_producer.collector = collector
         collector_box.append(collector)
         rcfg = restore_consumer_config(self.config, self.name)
         restore_consumer = self._supplier.get_restore_consumer(rcfg)
@@ -294,60 +283,19 @@ class StreamThread(threading.Thread):
             self.failure = exc
             raise
 
-    def _new_producer(self) -> Producer:
-        """A producer with this thread's config; under exactly-once with its transactions
-        initialized (fencing any earlier producer of the same transactional id) and one
-        begun."""
-        producer = self._supplier.get_producer(self._producer_config)
-        if self.eos:
-            retrying_action(f"{self.name}: could not initialize transactions",
-                            producer.init_transactions, self._task_timeout)
-            producer.begin_transaction()
-        return producer
-
-    def _replace_producer(self) -> None:
-        """Swap in a new producer; under exactly-once its ``init_transactions`` fences the
-        old one, whose open transaction the broker aborts. The old one's queued records
-        belong to that void transaction, so their delivery failures are discarded."""
-        assert self.task_manager is not None
-        self.task_manager.collector.discard_errors()
-        self.producer = self._new_producer()
-        self.task_manager.collector.replace_producer(self.producer)
-        self._producer_stuck = False
+    @property
+    def producer(self) -> Producer | None:
+        """The thread's current producer (replaced after a fatal error or a stuck call)."""
+        return self.streams_producer.producer if self.streams_producer is not None else None
 
     def _close_dirty_and_abort(self) -> None:
         """Close every task without committing; under exactly-once abort the open
-        transaction (its writes belong to the closed tasks) and begin the next one.
-
-        A producer that cannot abort, because it is in a fatal state (fenced after the broker
-        timed its transaction out and bumped its epoch, say) or still stuck in an abandoned
-        call, is replaced by a new one, as Kafka Streams does: the tasks are closed dirty
-        anyway, so nothing of the old transaction survives."""
+        transaction first (its writes belong to the closed tasks), or replace a producer that
+        cannot abort: the tasks are closed dirty anyway, so nothing of the old transaction
+        survives."""
         assert self.task_manager is not None
-        if self.eos and self.producer is not None and self._producer_stuck:
-            log.warning("%s: replacing the producer stuck in a transaction call", self.name)
-            self._replace_producer()
-        elif self.eos and self.producer is not None:
-            producer = self.producer
-            try:
-                # best effort, briefly: a new producer's init_transactions aborts it too
-                retrying_action(f"{self.name}: could not abort the transaction",
-                                producer.abort_transaction, self._commit_timeout)
-                # the aborted records' delivery failures (timed out, purged) are void
-                producer.poll(0)
-                self.task_manager.collector.discard_errors()
-                producer.begin_transaction()
-            except (KafkaUnavailableError, KafkaException) as exc:
-                cause = exc.__cause__ if isinstance(exc, KafkaUnavailableError) else exc
-                err = kafka_error(cause) if cause is not None else None
-                if err is None:
-                    raise
-                # fatal (fenced), a commit still in progress (_CONFLICT), or the coordinator
-                # away for longer: a new producer fences this one and the broker ends the
-                # transaction. A fatal producer raises from every call, poll() included: it
-                # is dropped unpolled
-                log.warning("%s: the producer cannot abort (%s); replacing it", self.name, err)
-                self._replace_producer()
+        if self.streams_producer is not None:
+            self.streams_producer.abort()
         self.task_manager.close_all(clean=False)
 
     def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
@@ -429,80 +377,16 @@ class StreamThread(threading.Thread):
         consumer = self.consumer
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         if tps:
-            self._retry_commit("could not commit offsets",
-                               lambda t: consumer.commit(offsets=tps, asynchronous=False))
+            retry_commit_step(self.name, "could not commit offsets",
+                              lambda t: consumer.commit(offsets=tps, asynchronous=False),
+                              self._task_timeout, eos=False)
 
     def _commit_transaction(self, offsets: dict[tuple[str, int], int]) -> None:
-        """Exactly-once: add the input offsets to the transaction, commit it (which writes
-        everything produced since the last commit), begin the next one."""
-        assert self.consumer is not None and self.producer is not None
-        producer, consumer = self.producer, self.consumer
+        """Exactly-once: the offsets go into the transaction, which is committed."""
+        assert self.consumer is not None and self.streams_producer is not None
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-        if tps:
-            group = consumer.consumer_group_metadata()
-            self._retry_commit("could not add the offsets to the transaction",
-                               lambda t: self._send_offsets(producer, tps, group, t))
-        try:
-            # a commit that timed out is resumed by calling it again, for as long as other
-            # client calls ride out transient errors: once the coordinator has the commit
-            # request, the transaction timeout no longer applies
-            self._retry_commit("could not commit the transaction",
-                               lambda t: producer.commit_transaction(t),
-                               timeout=self._task_timeout)
-        except TaskMigratedError as exc:
-            if isinstance(exc.__cause__, KafkaUnavailableError):
-                # out of time with the commit still in progress in librdkafka: it can be
-                # neither aborted nor used; a new producer fences it
-                self._producer_stuck = True
-            raise
-        producer.begin_transaction()
-
-    def _send_offsets(self, producer: Producer, tps: list[TopicPartition], group: object,
-                      timeout: float) -> None:
-        """``send_offsets_to_transaction`` with its timeout enforced here: librdkafka can
-        wait for the group coordinator far past it after that broker dies or freezes (see
-        :mod:`streams.runtime.hard_deadline`). A stuck call is abandoned and the producer
-        marked for replacement, then handled as a migration: tasks closed dirty, a new
-        producer fencing the stuck one, the group rejoined."""
-        try:
-            # a few seconds' grace: librdkafka's own timeouts fire a little late
-            self._deadline.call(
-                lambda: producer.send_offsets_to_transaction(tps, group, timeout),
-                timeout + 5.0)
-        except CallStuckError as exc:
-            self._producer_stuck = True
-            raise TaskMigratedError(
-                f"{self.name}: could not add the offsets to the transaction: "
-                f"send_offsets_to_transaction gave {exc}, though given {timeout:.0f} s "
-                "(librdkafka #5456); abandoning the producer") from exc
-
-    def _retry_commit(self, what: str, call: Callable[[float], Any],
-                      timeout: float | None = None) -> None:
-        """Run one commit step, retrying transient errors for ``task.timeout.ms`` (under
-        exactly-once ``transaction.timeout.ms``). A refusal by the group, an error that
-        requires aborting the transaction, and running out of time under exactly-once all
-        become :class:`TaskMigratedError`."""
-        def attempt(timeout: float) -> bool:
-            try:
-                call(timeout)
-            except KafkaException as exc:
-                err = kafka_error(exc)
-                if err is not None and is_task_migrated(err):
-                    raise TaskMigratedError(f"{self.name}: {what}: {err}") from exc
-                if err is not None and err.txn_requires_abort():
-                    raise TaskMigratedError(f"{self.name}: the transaction must be aborted "
-                                            f"({err})") from exc
-                raise
-            return True
-
-        try:
-            retrying(f"{self.name}: {what}", attempt,
-                     self._commit_timeout if timeout is None else timeout)
-        except KafkaUnavailableError as exc:
-            if self.eos and kafka_error(exc.__cause__ or exc) is not None:
-                # out of time on transient errors: the broker aborts the transaction anyway
-                raise TaskMigratedError(f"{exc}; aborting the transaction") from exc
-            raise
+        self.streams_producer.commit(tps, self.consumer.consumer_group_metadata() if tps
+                                     else None)
 
     def _close_tasks(self, clean: bool) -> None:
         """Close the tasks: clean ones commit and write checkpoints first. A clean close that
@@ -541,7 +425,8 @@ class StreamThread(threading.Thread):
             except Exception as exc:
                 log.warning("%s: closing the restore consumer failed: %s", self.name, exc)
         tm = self.task_manager
-        if tm is not None and self.producer is not None and not self.eos:
+        if tm is not None and self.streams_producer is not None and not self.eos:
             tm.collector.close()
-        self._deadline.close()
+        if self.streams_producer is not None:
+            self.streams_producer.close()
 

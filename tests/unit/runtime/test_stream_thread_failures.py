@@ -18,7 +18,9 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from streams import Consumed, Produced, StreamsBuilder, StreamsConfig, serdes
+from streams.runtime.client_supplier import KafkaClientSupplier
 from streams.runtime.stream_thread import StreamThread, TaskMigratedError, ThreadState
+from streams.runtime.streams_producer import StreamsProducer
 
 
 def _topology() -> Any:
@@ -148,7 +150,11 @@ def _thread(tmp_path: Path, config: StreamsConfig, consumer: FakeConsumer,
     class Thread(StreamThread):
         def _setup(self) -> None:
             self.consumer = consumer  # type: ignore[assignment]
-            self.producer = producer or FakeProducer()  # type: ignore[assignment]
+            self.streams_producer = StreamsProducer(
+                self.name, {}, KafkaClientSupplier(), eos=self.eos,
+                task_timeout=self._task_timeout, commit_timeout=self._task_timeout,
+                producer=producer or FakeProducer())  # type: ignore[arg-type]
+            self.streams_producer.collector = tm  # type: ignore[assignment]
             self.task_manager = tm  # type: ignore[assignment]
 
         def _loop(self) -> None:
@@ -281,8 +287,8 @@ def test_a_commit_that_keeps_timing_out_is_resumed_then_its_producer_replaced(
     t, _, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2",
                                            "task.timeout.ms": 1500}), FakeConsumer(), old)
     t._setup()
-    t._commit_timeout = 0.2  # what _setup derives from transaction.timeout.ms
-    t._new_producer = lambda: new  # type: ignore[method-assign]
+    t.streams_producer.commit_timeout = 0.2  # type: ignore[union-attr]
+    t.streams_producer._new = lambda: new  # type: ignore[method-assign,union-attr]
     started = time.monotonic()
     with pytest.raises(TaskMigratedError, match="could not commit the transaction within 2 s"):
         t._commit()
@@ -303,7 +309,7 @@ def test_a_producer_fenced_while_aborting_is_replaced(tmp_path: Path) -> None:
     t, tm, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2"}),
                        FakeConsumer(), old)
     t._setup()
-    t._new_producer = lambda: new  # type: ignore[method-assign]
+    t.streams_producer._new = lambda: new  # type: ignore[method-assign,union-attr]
     t._handle_task_migrated(TaskMigratedError("fenced"))
     assert old.calls == ["abort"], "a fatal producer raises from poll() too: never call it"
     assert t.producer is new
@@ -329,8 +335,8 @@ def test_a_send_offsets_call_stuck_past_its_timeout_replaces_the_producer(
     t, tm, _ = _thread(tmp_path, _config(**{"processing.guarantee": "exactly_once_v2"}),
                        consumer, old)
     t._setup()
-    t._new_producer = lambda: new  # type: ignore[method-assign]
-    t._commit_timeout = 0.2  # each attempt gets at most this, plus the grace below
+    t.streams_producer._new = lambda: new  # type: ignore[method-assign,union-attr]
+    t.streams_producer.commit_timeout = 0.2  # type: ignore[union-attr]  # plus the grace
     started = time.monotonic()
     try:
         with pytest.raises(TaskMigratedError, match="abandoning the producer"):
