@@ -299,7 +299,7 @@ def venv_versions(name: str) -> dict[str, str]:
 
 def ensure_java(kafka_version: str) -> list[str]:
     """Build ``benchmarks/java`` once per (sources, Kafka version); -> the java command."""
-    from streams.testing.kafka import find_java, find_maven
+    from streams.testing.local_kafka import find_java, find_maven
 
     sources = sorted(p for p in JAVA_DIR.rglob("*") if p.is_file() and "target" not in p.parts)
     key = _sha(kafka_version.encode(), *(p.read_bytes() for p in sources))
@@ -793,11 +793,11 @@ def main(argv: list[str] | None = None) -> int:
     kafka: Any = None
     if external:
         bootstrap, kafka_label = external, "external broker (KAFKA_BOOTSTRAP_SERVERS)"
-        from streams.testing.kafka import kafka_version
+        from streams.testing.local_kafka import kafka_version
 
         kversion = kafka_version()
     else:
-        from streams.testing.kafka import LocalKafka
+        from streams.testing.local_kafka import LocalKafka
 
         kafka = LocalKafka(fast_start=False, heap="1g").start()
         bootstrap, kversion = kafka.bootstrap_servers, kafka.version

@@ -752,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     if external:
         bootstrap, kafka_version = external, "external broker (KAFKA_BOOTSTRAP_SERVERS)"
     else:
-        from streams.testing.kafka import LocalKafka
+        from streams.testing.local_kafka import LocalKafka
 
         # fast_start=False: the C1-only JIT lowers the broker's peak throughput
         kafka = LocalKafka(fast_start=False, heap="1g").start()

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from streams.errors import KafkaUnavailableError, StreamsError
 from streams.testing import clients
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 
 #: The text the demo feeds, a few lines at a time.
 SAMPLE_TEXT = """\

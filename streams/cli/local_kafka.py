@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from streams.errors import KafkaUnavailableError
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

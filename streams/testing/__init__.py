@@ -25,7 +25,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "LocalKafka":
-        from streams.testing.kafka import LocalKafka
+        from streams.testing.local_kafka import LocalKafka
 
         return LocalKafka
     raise AttributeError(name)

@@ -1,8 +1,8 @@
 """Small admin, produce and consume helpers for tests, demos and examples.
 
-They talk to any cluster given its ``bootstrap.servers`` (a :class:`~streams.testing.kafka.
-LocalKafka`, ``KAFKA_BOOTSTRAP_SERVERS``, ...) and favour determinism over speed: every call
-waits until the cluster has really done what was asked.
+They talk to any cluster given its ``bootstrap.servers`` (a
+:class:`~streams.testing.local_kafka.LocalKafka`, ``KAFKA_BOOTSTRAP_SERVERS``, ...) and favour
+determinism over speed: every call waits until the cluster has really done what was asked.
 
 Keys and values may be ``bytes``, ``str`` (encoded as UTF-8) or ``None``; anything else needs
 a serde (an object with ``serialize(topic, value)`` / ``deserialize(topic, data)``, such as

@@ -6,8 +6,8 @@ Fixtures:
 
 ``kafka_bootstrap`` (session)
     ``bootstrap.servers`` of the cluster to test against: ``$KAFKA_BOOTSTRAP_SERVERS`` when
-    set, otherwise one :class:`~streams.testing.kafka.LocalKafka` started on first use and
-    stopped at the end of the session. With ``STREAMS_TEST_DOCKER=1`` and a Docker engine
+    set, otherwise one :class:`~streams.testing.local_kafka.LocalKafka` started on first use
+    and stopped at the end of the session. With ``STREAMS_TEST_DOCKER=1`` and a Docker engine
     that answers, a testcontainers Kafka is used instead (never by default).
 ``local_kafka`` (session)
     The :class:`LocalKafka` behind ``kafka_bootstrap``; skips the test when the cluster is
@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from streams.testing import clients
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_DOCKER = "STREAMS_TEST_DOCKER"

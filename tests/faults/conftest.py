@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fault_helpers import REPORTS, FaultRun, ensure_cluster_healthy
 
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 from streams.testing.pytest_plugin import _sigterm_as_interrupt
 
 _HERE = Path(__file__).parent

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.testing import clients
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 
 
 def process_state(pid: int) -> str:

@@ -75,7 +75,7 @@ from rt_helpers import (  # noqa: E402
 
 from streams import serdes  # noqa: E402
 from streams.testing import clients  # noqa: E402
-from streams.testing.kafka import LocalKafka  # noqa: E402
+from streams.testing.local_kafka import LocalKafka  # noqa: E402
 
 __all__ = [
     "NO_CACHE",

@@ -17,7 +17,7 @@ import pytest
 
 from streams.errors import KafkaUnavailableError, StreamsError
 from streams.testing import clients
-from streams.testing.kafka import LocalKafka, sweep_stale_data_dirs
+from streams.testing.local_kafka import LocalKafka, sweep_stale_data_dirs
 from streams.testing.pytest_plugin import TopicFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -202,7 +202,7 @@ def test_cli_local_kafka_prints_address_and_stops_on_sigint() -> None:
 def test_broker_dies_with_its_python_parent_even_on_sigkill(tmp_path: Path) -> None:
     script = (
         "import time\n"
-        "from streams.testing.kafka import LocalKafka\n"
+        "from streams.testing.local_kafka import LocalKafka\n"
         "k = LocalKafka().start()\n"
         "print(k.pids[0], k.data_dir, flush=True)\n"
         "time.sleep(600)\n"

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Producer
 
 from streams.testing import clients
-from streams.testing.kafka import LocalKafka
+from streams.testing.local_kafka import LocalKafka
 
 
 class ContinuousProducer(threading.Thread):

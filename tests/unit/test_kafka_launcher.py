@@ -19,20 +19,26 @@ from streams.cli import main as cli_main
 from streams.cli.local_kafka import parse_overrides
 from streams.errors import KafkaUnavailableError
 from streams.testing import clients
-from streams.testing import kafka as launcher
-from streams.testing.kafka import (
+from streams.testing.local_kafka import (
     DEFAULT_KAFKA_VERSION,
     INSTALL_HINT,
     LocalKafka,
     NodeSpec,
+    broker_config,
     broker_properties,
+    cluster,
+    distribution,
     generate_cluster_id,
+    jvm_command,
+    logs,
     parse_java_version,
+    processes,
     render_log4j2_config,
     render_pom,
     render_properties,
     resolve_kafka,
 )
+from streams.testing.local_kafka import java as java_finder
 
 
 def _write_script(path: Path, body: str) -> Path:
@@ -52,9 +58,9 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         (bin_path / tool).symlink_to(found)
     monkeypatch.setenv("PATH", str(bin_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    launcher._probe_java.cache_clear()
+    java_finder._probe_java.cache_clear()
     yield bin_path
-    launcher._probe_java.cache_clear()
+    java_finder._probe_java.cache_clear()
 
 
 def _fake_java(bin_dir: Path, version: str, run_body: str = "exit 0\n") -> Path:
@@ -91,7 +97,7 @@ def test_parse_java_version(text: str, major: int | None) -> None:
 
 def test_missing_java_names_what_to_install(bin_dir: Path) -> None:
     with pytest.raises(KafkaUnavailableError) as info:
-        launcher.find_java()
+        java_finder.find_java()
     message = str(info.value)
     assert INSTALL_HINT in message
     assert "KAFKA_BOOTSTRAP_SERVERS" in message
@@ -100,13 +106,13 @@ def test_missing_java_names_what_to_install(bin_dir: Path) -> None:
 def test_old_java_is_rejected(bin_dir: Path) -> None:
     _fake_java(bin_dir, "11.0.2")
     with pytest.raises(KafkaUnavailableError, match=r"Java 17 or newer.*11\.0\.2") as info:
-        launcher.find_java()
+        java_finder.find_java()
     assert INSTALL_HINT in str(info.value)
 
 
 def test_new_java_is_accepted(bin_dir: Path) -> None:
     _fake_java(bin_dir, "21.0.1")
-    java = launcher.find_java()
+    java = java_finder.find_java()
     assert java.major == 21
     assert java.executable == str(bin_dir / "java")
     assert len(java.fingerprint) == 12
@@ -120,12 +126,12 @@ def test_java_home_wins_over_path(
     (home / "bin").mkdir(parents=True)
     _fake_java(home / "bin", "17.0.1")
     monkeypatch.setenv("JAVA_HOME", str(home))
-    assert launcher.find_java().major == 17
+    assert java_finder.find_java().major == 17
 
 
 def test_missing_maven_names_what_to_install(bin_dir: Path) -> None:
     with pytest.raises(KafkaUnavailableError, match="Maven") as info:
-        launcher.find_maven()
+        java_finder.find_maven()
     assert INSTALL_HINT in str(info.value)
 
 
@@ -217,7 +223,7 @@ def test_cluster_id_is_kafka_uuid_shaped() -> None:
 
 
 def test_free_ports_are_distinct_and_bindable() -> None:
-    ports = launcher.free_ports(6)
+    ports = broker_config.free_ports(6)
     assert len(set(ports)) == 6
     for port in ports:
         with socket.socket() as sock:
@@ -225,15 +231,15 @@ def test_free_ports_are_distinct_and_bindable() -> None:
 
 
 def test_version_and_cache_root_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(launcher.ENV_VERSION, raising=False)
-    assert launcher.kafka_version() == DEFAULT_KAFKA_VERSION
-    monkeypatch.setenv(launcher.ENV_VERSION, "4.0.0")
-    assert launcher.kafka_version() == "4.0.0"
-    monkeypatch.setenv(launcher.ENV_CACHE, str(tmp_path / "c"))
-    assert launcher.cache_root() == tmp_path / "c"
-    monkeypatch.delenv(launcher.ENV_CACHE)
+    monkeypatch.delenv(distribution.ENV_VERSION, raising=False)
+    assert distribution.kafka_version() == DEFAULT_KAFKA_VERSION
+    monkeypatch.setenv(distribution.ENV_VERSION, "4.0.0")
+    assert distribution.kafka_version() == "4.0.0"
+    monkeypatch.setenv(distribution.ENV_CACHE, str(tmp_path / "c"))
+    assert distribution.cache_root() == tmp_path / "c"
+    monkeypatch.delenv(distribution.ENV_CACHE)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert launcher.cache_root() == tmp_path / "xdg" / "streams" / "kafka"
+    assert distribution.cache_root() == tmp_path / "xdg" / "streams" / "kafka"
 
 
 # ---- jar resolution ------------------------------------------------------------------------
@@ -316,9 +322,9 @@ def test_failed_start_reports_the_jvm_output_and_cleans_up(
     cache = tmp_path / "cache"
     (cache / "9.9.9" / "libs").mkdir(parents=True)
     (cache / "9.9.9" / ".complete").write_text("{}")
-    monkeypatch.setenv(launcher.ENV_CACHE, str(cache))
-    monkeypatch.setenv(launcher.ENV_CDS, "0")
-    monkeypatch.setattr(launcher.tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv(distribution.ENV_CACHE, str(cache))
+    monkeypatch.setenv(jvm_command.ENV_CDS, "0")
+    monkeypatch.setattr(cluster.tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     kafka = LocalKafka(version="9.9.9", startup_timeout=20)
     with pytest.raises(KafkaUnavailableError) as info:
@@ -338,10 +344,10 @@ def test_problem_lines_pick_errors_out_of_a_noisy_log(tmp_path: Path) -> None:
         "org.apache.kafka.common.KafkaException: Socket server failed to bind: Address already in use.\n"
         "Caused by: java.net.BindException: Address already in use\n" + noise
     )
-    problems = launcher._problem_lines(log)
+    problems = logs._problem_lines(log)
     assert any("Address already in use" in line for line in problems)
     assert all("shutting down" not in line for line in problems)
-    assert launcher._read_tail(log, 2) == ["[t] INFO shutting down"] * 2
+    assert logs._read_tail(log, 2) == ["[t] INFO shutting down"] * 2
 
 
 def test_sweep_removes_only_dirs_of_dead_owners(tmp_path: Path) -> None:
@@ -355,7 +361,7 @@ def test_sweep_removes_only_dirs_of_dead_owners(tmp_path: Path) -> None:
     (alive / "owner.pid").write_text(f"{os.getpid()}\n")
     foreign = tmp_path / "streams-kafka-foreign"
     foreign.mkdir()
-    removed = launcher.sweep_stale_data_dirs(tmp_path)
+    removed = processes.sweep_stale_data_dirs(tmp_path)
     assert removed == [stale]
     assert alive.is_dir()
     assert foreign.is_dir()
