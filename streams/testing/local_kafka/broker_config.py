@@ -133,7 +133,7 @@ def _property_value(value: object) -> str:
 
 def render_properties(props: Mapping[str, str]) -> str:
     """Java ``.properties`` text; backslashes and key separators are escaped."""
-    lines = ["# written by streams.testing.kafka"]
+    lines = ["# written by streams.testing.local_kafka"]
     for key, value in props.items():
         safe_key = key.replace("\\", "\\\\").replace("=", "\\=").replace(":", "\\:")
         safe_value = value.replace("\\", "\\\\").replace("\n", "\\n")
@@ -148,7 +148,7 @@ def render_log4j2_config(log_file: Path, level: str = "INFO") -> str:
     otherwise complain; with immediate flush nothing is lost.
     """
     path = str(log_file).replace("\\", "\\\\")
-    return f"""# written by streams.testing.kafka
+    return f"""# written by streams.testing.local_kafka
 status = warn
 shutdownHook = disable
 appender.file.type = File
