@@ -1,6 +1,6 @@
 """Windowed grouped streams: ``grouped.windowed_by(...)`` then count, reduce or aggregate.
 
-The result is a KTable keyed by :class:`~streams.state.windowed.Windowed` keys; its
+The result is a KTable keyed by :class:`~streams.processor.window_types.Windowed` keys; its
 ``to_stream()`` writes them with :class:`~streams.serdes.TimeWindowedSerde` /
 :class:`~streams.serdes.SessionWindowedSerde` keys unless a Produced serde says otherwise.
 Time-window aggregations forward through the record cache (one update per window per commit);

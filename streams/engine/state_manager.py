@@ -13,7 +13,7 @@ from streams.errors import StateStoreError
 from streams.state.api import RestoreCallback
 from streams.state.cache import CachingKeyValueStore, CachingWindowStore, ThreadCache
 from streams.state.typed import KeyValueStore
-from streams.state.windowed import WindowStore
+from streams.state.typed_window import WindowStore
 
 log = logging.getLogger(__name__)
 

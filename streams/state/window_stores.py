@@ -26,17 +26,13 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkabl
 
 from streams.errors import StateStoreError
 from streams.serdes.base import Serde
+from streams.state.changelogging_window import ChangeLoggingSessionStore, ChangeLoggingWindowStore
 from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.segments import MAX_TIMESTAMP, default_segment_interval
 from streams.state.session import InMemorySessionStore, RocksDBSessionStore, SessionBytesStore
 from streams.state.stores import _StoreBuilderBase, validate_store_name
+from streams.state.typed_window import SessionStore, WindowStore
 from streams.state.window import InMemoryWindowStore, RocksDBWindowStore, WindowBytesStore
-from streams.state.windowed import (
-    ChangeLoggingSessionStore,
-    ChangeLoggingWindowStore,
-    SessionStore,
-    WindowStore,
-)
 
 if TYPE_CHECKING:
     from rocksdict import Options

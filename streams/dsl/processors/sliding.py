@@ -30,8 +30,8 @@ from streams.dsl.processors.stateless import drop_record
 from streams.dsl.processors.windowed import _late, _WindowedAggregateBase
 from streams.dsl.windows import SlidingWindows
 from streams.processor.record import Record
+from streams.processor.window_types import TimeWindow, Windowed
 from streams.state.timestamped import ValueAndTimestamp
-from streams.state.windowed import TimeWindow, Windowed
 
 
 class SlidingWindowAggregateProcessor(_WindowedAggregateBase):

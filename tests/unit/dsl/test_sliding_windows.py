@@ -26,7 +26,7 @@ from streams import Consumed, Materialized, Produced, Record, StreamsBuilder, se
 from streams.dsl.suppress import EmitStrategy
 from streams.dsl.windows import SlidingWindows
 from streams.errors import TopologyError
-from streams.state.windowed import TimeWindow, Windowed
+from streams.processor.window_types import TimeWindow, Windowed
 from streams.testing import TopologyTestDriver
 
 S, L = serdes.String(), serdes.Long()

@@ -19,7 +19,7 @@ import pytest
 from streams import Consumed, Grouped, Materialized, Produced, Record, StreamsBuilder, serdes
 from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
 from streams.errors import TopologyError
-from streams.state.windowed import SessionWindow, TimeWindow, Windowed
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.testing import TopologyTestDriver
 
 S, L = serdes.String(), serdes.Long()

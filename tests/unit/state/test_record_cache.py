@@ -21,9 +21,10 @@ from streams.state.cache import (
     ThreadCache,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
+from streams.state.changelogging_window import ChangeLoggingWindowStore
 from streams.state.memory import InMemoryKeyValueStore
 from streams.state.typed import KeyValueStore
-from streams.state.windowed import ChangeLoggingWindowStore, WindowStore
+from streams.state.typed_window import WindowStore
 from streams.testing import TopologyTestDriver
 
 Flushed = list[tuple[Any, Any, Any, int, Any]]
@@ -307,7 +308,7 @@ def test_window_scans_merge_the_cache_in_the_stores_order(
 
 
 def W(key: str, start: int) -> Any:
-    from streams.state.windowed import TimeWindow, Windowed
+    from streams.processor.window_types import TimeWindow, Windowed
 
     return Windowed(key, TimeWindow(start, start + 10))
 

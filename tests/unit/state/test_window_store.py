@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import TimeWindow, Windowed
+from streams.state.changelogging_window import ChangeLoggingWindowStore
 from streams.state.segments import MAX_TIMESTAMP, default_segment_interval, range_upper_bound
+from streams.state.typed_window import WindowStore
 from streams.state.window import (
     InMemoryWindowStore,
     RocksDBWindowStore,
@@ -28,7 +31,6 @@ from streams.state.window_stores import (
     persistent_window_store,
     window_store_builder,
 )
-from streams.state.windowed import ChangeLoggingWindowStore, TimeWindow, Windowed, WindowStore
 
 RETENTION = 100_000
 SIZE = 10_000
