@@ -14,7 +14,7 @@ from streams.dsl.params import (
     Repartitioned,
 )
 from streams.dsl.suppress import BufferConfig, EmitStrategy, Suppressed
-from streams.dsl.windows import JoinWindows, SessionWindows, SlidingWindows, TimeWindows
+from streams.dsl.window_specs import JoinWindows, SessionWindows, SlidingWindows, TimeWindows
 
 __all__ = [
     "Branched",

@@ -125,12 +125,12 @@ class KGroupedStream:
 
             grouped.windowed_by(TimeWindows.of_size_with_no_grace(60_000)).count()
         """
-        from streams.dsl.windowed import (
+        from streams.dsl.window_specs import SessionWindows, SlidingWindows, TimeWindows
+        from streams.dsl.windowed_kstream import (
             SessionWindowedKStream,
             SlidingWindowedKStream,
             TimeWindowedKStream,
         )
-        from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
         from streams.errors import TopologyError
 
         if isinstance(windows, TimeWindows):

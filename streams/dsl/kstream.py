@@ -280,9 +280,9 @@ class KStream:
             SharedTime,
             StreamStreamJoinProcessor,
         )
-        from streams.dsl.windows import JoinWindows
+        from streams.dsl.window_specs import JoinWindows
         from streams.state.stores import Stores
-        from streams.state.window_stores import (
+        from streams.state.window_store_builders import (
             in_memory_window_store,
             persistent_window_store,
             window_store_builder,

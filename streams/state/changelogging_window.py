@@ -19,14 +19,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from streams.state.changelogging import _ChangeLoggingBase
-from streams.state.session import SessionBytesStore
-from streams.state.window import WindowBytesStore
+from streams.state.session_bytes_store import SessionBytesStore
+from streams.state.window_bytes_store import WindowBytesStore
 
 __all__ = ["ChangeLoggingSessionStore", "ChangeLoggingWindowStore"]
 
 
 class ChangeLoggingWindowStore(_ChangeLoggingBase[WindowBytesStore]):
-    """A :class:`~streams.state.window.WindowBytesStore` that logs each change of ``inner``.
+    """A :class:`~streams.state.window_bytes_store.WindowBytesStore` that logs each change of ``inner``.
 
     Each ``put`` that writes (or deletes) calls ``context.changelog_writer.log_change(store,
     store_key, value_or_None, context.timestamp)`` after writing ``inner``, where ``store_key``
@@ -122,7 +122,7 @@ class ChangeLoggingWindowStore(_ChangeLoggingBase[WindowBytesStore]):
 
 
 class ChangeLoggingSessionStore(_ChangeLoggingBase[SessionBytesStore]):
-    """A :class:`~streams.state.session.SessionBytesStore` that logs each change of ``inner``.
+    """A :class:`~streams.state.session_bytes_store.SessionBytesStore` that logs each change of ``inner``.
 
     ``put`` and ``remove`` log ``[key][8-byte end][8-byte start]`` (the inner store's key) with
     the value or ``None``, timestamped with ``context.timestamp``, after writing ``inner``.

@@ -391,7 +391,7 @@ if TYPE_CHECKING:
 def _attach_windowed_factories() -> None:
     # window/session factories live in window_stores.py (which imports this module); attach them
     # here so users find every store under Stores, as in Kafka Streams
-    from streams.state import window_stores as ws
+    from streams.state import window_store_builders as ws
 
     Stores.in_memory_window_store = staticmethod(ws.in_memory_window_store)  # type: ignore[attr-defined]
     Stores.persistent_window_store = staticmethod(ws.persistent_window_store)  # type: ignore[attr-defined]

@@ -216,7 +216,7 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
     @property
     def log_config(self) -> dict[str, str]:
         """compact,delete with retention = store retention + 1 day, as Kafka Streams."""
-        from streams.state.window_stores import windowed_changelog_config
+        from streams.state.window_store_builders import windowed_changelog_config
 
         return windowed_changelog_config(int(self.supplier.retention_ms), self._log_config)
 
@@ -244,7 +244,7 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
 
     def build(self) -> Any:
         """A fresh typed window store with ValueAndTimestamp values."""
-        from streams.state.window_stores import window_store_builder
+        from streams.state.window_store_builders import window_store_builder
 
         inner = window_store_builder(self.supplier, self.key_serde,
                                      ValueAndTimestampSerde(self.value_serde))

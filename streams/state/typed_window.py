@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from streams.errors import StateStoreError
 from streams.processor.window_types import SessionWindow, Windowed, time_window_for_size
 from streams.serdes.base import Serde
-from streams.state.session import SessionBytesStore
+from streams.state.session_bytes_store import SessionBytesStore
 from streams.state.typed import _TypedBase
-from streams.state.window import WindowBytesStore
+from streams.state.window_bytes_store import WindowBytesStore
 
 if TYPE_CHECKING:
     from streams.state.api import StateStore

@@ -249,7 +249,7 @@ def test_a_processor_api_store_built_with_caching_is_written_behind() -> None:
 # --------------------------------------------------------------------------- window stores
 def cached_window_store(context: FakeContext, segment_ms: int = 100,
                         ) -> tuple[CachingWindowStore, WindowStore[str, int], list[Any]]:
-    from streams.state.window import InMemoryWindowStore
+    from streams.state.window_bytes_store import InMemoryWindowStore
 
     context.topic, context.partition, context.offset, context.headers = None, None, None, None
     typed: WindowStore[str, int] = WindowStore(ChangeLoggingWindowStore(

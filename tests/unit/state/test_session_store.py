@@ -14,14 +14,14 @@ from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.processor.window_types import SessionWindow, Windowed
 from streams.state.changelogging_window import ChangeLoggingSessionStore
 from streams.state.segments import MAX_TIMESTAMP
-from streams.state.session import (
+from streams.state.session_bytes_store import (
     InMemorySessionStore,
     RocksDBSessionStore,
     session_store_key,
     split_session_store_key,
 )
 from streams.state.typed_window import SessionStore
-from streams.state.window_stores import (
+from streams.state.window_store_builders import (
     InMemorySessionBytesStoreSupplier,
     RocksDBSessionBytesStoreSupplier,
     SessionBytesStoreSupplier,

@@ -3,7 +3,7 @@
 To be attached to :class:`~streams.state.stores.Stores` as static methods; until then, call the
 functions of this module::
 
-    from streams.state import window_stores as ws
+    from streams.state import window_store_builders as ws
 
     builder = ws.window_store_builder(
         ws.persistent_window_store("clicks", retention_ms=86_400_000, window_size_ms=60_000),
@@ -29,10 +29,18 @@ from streams.serdes.base import Serde
 from streams.state.changelogging_window import ChangeLoggingSessionStore, ChangeLoggingWindowStore
 from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.segments import MAX_TIMESTAMP, default_segment_interval
-from streams.state.session import InMemorySessionStore, RocksDBSessionStore, SessionBytesStore
+from streams.state.session_bytes_store import (
+    InMemorySessionStore,
+    RocksDBSessionStore,
+    SessionBytesStore,
+)
 from streams.state.stores import _StoreBuilderBase, validate_store_name
 from streams.state.typed_window import SessionStore, WindowStore
-from streams.state.window import InMemoryWindowStore, RocksDBWindowStore, WindowBytesStore
+from streams.state.window_bytes_store import (
+    InMemoryWindowStore,
+    RocksDBWindowStore,
+    WindowBytesStore,
+)
 
 if TYPE_CHECKING:
     from rocksdict import Options
@@ -253,7 +261,7 @@ class _WindowSupplierBase(_SupplierBase):
 
 
 class InMemoryWindowBytesStoreSupplier(_WindowSupplierBase):
-    """Supplies :class:`~streams.state.window.InMemoryWindowStore` instances."""
+    """Supplies :class:`~streams.state.window_bytes_store.InMemoryWindowStore` instances."""
 
     _scope = "in-memory-window"
 
@@ -281,7 +289,7 @@ class InMemoryWindowBytesStoreSupplier(_WindowSupplierBase):
 
 
 class RocksDBWindowBytesStoreSupplier(_WindowSupplierBase):
-    """Supplies :class:`~streams.state.window.RocksDBWindowStore` instances."""
+    """Supplies :class:`~streams.state.window_bytes_store.RocksDBWindowStore` instances."""
 
     _persistent = True
     _scope = "rocksdb-window"
@@ -318,7 +326,7 @@ class RocksDBWindowBytesStoreSupplier(_WindowSupplierBase):
 
 
 class InMemorySessionBytesStoreSupplier(_SupplierBase):
-    """Supplies :class:`~streams.state.session.InMemorySessionStore` instances."""
+    """Supplies :class:`~streams.state.session_bytes_store.InMemorySessionStore` instances."""
 
     _scope = "in-memory-session"
 
@@ -334,7 +342,7 @@ class InMemorySessionBytesStoreSupplier(_SupplierBase):
 
 
 class RocksDBSessionBytesStoreSupplier(_SupplierBase):
-    """Supplies :class:`~streams.state.session.RocksDBSessionStore` instances."""
+    """Supplies :class:`~streams.state.session_bytes_store.RocksDBSessionStore` instances."""
 
     _persistent = True
     _scope = "rocksdb-session"

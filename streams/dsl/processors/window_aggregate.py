@@ -13,7 +13,7 @@ from typing import Any
 from streams.dsl.change import Change
 from streams.dsl.processors.aggregate import _StoreBase
 from streams.dsl.processors.stateless import drop_record
-from streams.dsl.windows import SessionWindows, TimeWindows
+from streams.dsl.window_specs import SessionWindows, TimeWindows
 from streams.processor.record import Record
 from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.state.timestamped import ValueAndTimestamp

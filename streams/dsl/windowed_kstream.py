@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.params import Materialized
-from streams.dsl.processors.windowed import (
+from streams.dsl.processors.window_aggregate import (
     SessionWindowAggregateProcessor,
     TimeWindowAggregateProcessor,
 )
-from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
+from streams.dsl.window_specs import SessionWindows, SlidingWindows, TimeWindows
 from streams.errors import TopologyError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention
                   size: int, ks: Any, vs: Any, caching: bool) -> Any:
     """The timestamped window store builder of a time or sliding windowed aggregation."""
     from streams.state.timestamped import TimestampedWindowStoreBuilder
-    from streams.state.window_stores import in_memory_window_store, persistent_window_store
+    from streams.state.window_store_builders import in_memory_window_store, persistent_window_store
 
     supplier: Any
     if grouped._builder.store_type(m) == "in_memory":
@@ -117,7 +117,7 @@ class TimeWindowedKStream(_FixedSizeWindowAggregations):
                              m.caching)
 
     def _key_serde(self, ks: Any) -> Any:
-        from streams.serdes.windowed import TimeWindowedSerde
+        from streams.serdes.windowed_keys import TimeWindowedSerde
 
         return TimeWindowedSerde(ks, self.windows.size_ms)
 
@@ -145,7 +145,7 @@ class SessionWindowedKStream:
         self.windows = windows
 
     def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
-        from streams.state.window_stores import (
+        from streams.state.window_store_builders import (
             in_memory_session_store,
             persistent_session_store,
             session_store_builder,
@@ -163,7 +163,7 @@ class SessionWindowedKStream:
 
     @staticmethod
     def _key_serde(ks: Any) -> Any:
-        from streams.serdes.windowed import SessionWindowedSerde
+        from streams.serdes.windowed_keys import SessionWindowedSerde
 
         return SessionWindowedSerde(ks)
 
@@ -258,7 +258,7 @@ class SlidingWindowedKStream(_FixedSizeWindowAggregations):
         return _window_store(self._grouped, name, m, retention, d, ks, vs, False)
 
     def _key_serde(self, ks: Any) -> Any:
-        from streams.serdes.windowed import TimeWindowedSerde
+        from streams.serdes.windowed_keys import TimeWindowedSerde
 
         return TimeWindowedSerde(ks, self.windows.time_difference_ms)
 
