@@ -14,7 +14,6 @@ Build stores through :class:`Stores`::
 """
 
 from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
-from streams.state import stores as _stores
 from streams.state.api import (
     ChangelogWriter,
     KeyValueBytesStore,
@@ -39,8 +38,6 @@ from streams.state.stores import (
 )
 from streams.state.typed import KeyValueStore, ReadOnlyKeyValueStoreView
 from streams.state.typed_window import SessionStore, WindowStore
-
-_stores._attach_windowed_factories()
 
 __all__ = [
     "CHECKPOINT_FILE_NAME",

@@ -1,12 +1,10 @@
 """Suppliers and builders of window and session stores, in the style of Kafka Streams' ``Stores``.
 
-To be attached to :class:`~streams.state.stores.Stores` as static methods; until then, call the
-functions of this module::
+The factory functions of this module are also :class:`~streams.state.stores.Stores`' static
+methods (``Stores.persistent_window_store`` etc.)::
 
-    from streams.state import window_store_builders as ws
-
-    builder = ws.window_store_builder(
-        ws.persistent_window_store("clicks", retention_ms=86_400_000, window_size_ms=60_000),
+    builder = Stores.window_store_builder(
+        Stores.persistent_window_store("clicks", retention_ms=86_400_000, window_size_ms=60_000),
         String(), Long(),
     )
     store = builder.build()  # WindowStore -> ChangeLoggingWindowStore -> RocksDBWindowStore
@@ -34,7 +32,7 @@ from streams.state.session_bytes_store import (
     RocksDBSessionStore,
     SessionBytesStore,
 )
-from streams.state.stores import _StoreBuilderBase, validate_store_name
+from streams.state.store_builder_base import StoreBuilderBase, validate_store_name
 from streams.state.typed_window import SessionStore, WindowStore
 from streams.state.window_bytes_store import (
     InMemoryWindowStore,
@@ -380,7 +378,7 @@ class RocksDBSessionBytesStoreSupplier(_SupplierBase):
 WS = TypeVar("WS", WindowBytesStoreSupplier, SessionBytesStoreSupplier)
 
 
-class _WindowedBuilderBase(_StoreBuilderBase[K, V, WS]):
+class _WindowedBuilderBase(StoreBuilderBase[K, V, WS]):
     """What window and session store builders add to the shared builder: retention and the
     windowed changelog topic configs."""
 
@@ -458,7 +456,7 @@ class SessionStoreBuilder(_WindowedBuilderBase[K, V, SessionBytesStoreSupplier])
         return SessionStore(inner, key_serde, value_serde)
 
 
-# -- factory functions (Stores.* to be) ------------------------------------------------------
+# -- factory functions (also Stores.*) ---------------------------------------------------------
 
 
 def in_memory_window_store(
