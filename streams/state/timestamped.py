@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.errors import SerializationError
 from streams.state.stores import Stores
@@ -247,3 +247,13 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
         inner = (inner.with_logging_enabled(self._log_config) if self._logging
                  else inner.with_logging_disabled())
         return inner.build()
+
+
+if TYPE_CHECKING:
+    from streams.state.api import StoreBuilder
+
+    def _key_value_is_store_builder(builder: TimestampedKeyValueStoreBuilder) -> StoreBuilder:
+        return builder
+
+    def _window_is_store_builder(builder: TimestampedWindowStoreBuilder) -> StoreBuilder:
+        return builder

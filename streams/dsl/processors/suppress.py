@@ -28,7 +28,7 @@ import heapq
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streams.dsl.change import Change
 from streams.dsl.getters import Get, GetterFactory
@@ -42,6 +42,7 @@ from streams.state.api import (
     RestoreCallback,
     StateStore,
     StateStoreContext,
+    StoreBuilder,
     changelog_topic,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
@@ -558,3 +559,9 @@ def suppressed_getter(parent: GetterFactory, store: str) -> GetterFactory:
         return view
 
     return (store, *(s for s in stores if s != store)), make
+
+
+if TYPE_CHECKING:
+
+    def _is_store_builder(builder: SuppressionBufferBuilder) -> StoreBuilder:
+        return builder
