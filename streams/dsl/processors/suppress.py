@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from streams.dsl.change import Change
 from streams.dsl.getters import Get, GetterFactory
 from streams.dsl.processors.stateless import _Base, drop_record
-from streams.errors import ProcessorError, StateStoreError, StreamsError
+from streams.errors import InvalidStateStoreError, ProcessorError, StateStoreError, StreamsError
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 from streams.state.api import (
@@ -280,8 +280,6 @@ class SuppressionBuffer:
 
     def _check_open(self) -> None:
         if not self._open:
-            from streams.errors import InvalidStateStoreError
-
             raise InvalidStateStoreError(f"suppression buffer {self.name!r} is not open")
         if self._stale:
             self._reload()
