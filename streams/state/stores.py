@@ -26,15 +26,14 @@ from streams.state.rocksdb import (
 )
 from streams.state.store_builder_base import StoreBuilderBase, validate_store_name
 from streams.state.typed import KeyValueStore
-from streams.state.window_store_builders import (
+from streams.state.window_store_builders import SessionStoreBuilder, WindowStoreBuilder
+from streams.state.window_store_suppliers import (
     InMemorySessionBytesStoreSupplier,
     InMemoryWindowBytesStoreSupplier,
     RocksDBSessionBytesStoreSupplier,
     RocksDBWindowBytesStoreSupplier,
     SessionBytesStoreSupplier,
-    SessionStoreBuilder,
     WindowBytesStoreSupplier,
-    WindowStoreBuilder,
 )
 
 if TYPE_CHECKING:
