@@ -34,7 +34,7 @@ DEFAULT_SETTINGS = {"consumer.fetch.queue.backoff.ms": "100"}
 
 def build(workload: str, a: Any, config: dict[str, Any] | None = None) -> Any:
     from streams import Consumed, Grouped, Materialized, Produced, StreamsBuilder, serdes
-    from streams.dsl.windows import TimeWindows
+    from streams.dsl.window_specs import TimeWindows
 
     s = serdes.String()
     b = StreamsBuilder(config)  # the config: for default.dsl.store

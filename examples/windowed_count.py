@@ -31,7 +31,7 @@ import os
 from typing import Any
 
 from streams import Consumed, Materialized, Produced, StreamsBuilder, Topology, serdes
-from streams.dsl.windows import TimeWindows
+from streams.dsl.window_specs import TimeWindows
 
 INPUT_TOPIC = os.environ.get("WINDOWED_COUNT_INPUT", "page-views")
 OUTPUT_TOPIC = os.environ.get("WINDOWED_COUNT_OUTPUT", "views-per-minute")

@@ -15,27 +15,19 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streams.config import StreamsConfig
+from streams.dsl.kstream import KStream
+from streams.dsl.ktable import GlobalKTable, KTable
 from streams.dsl.params import Consumed, Materialized
+from streams.dsl.processors.aggregate import TableSourceProcessor
+from streams.dsl.unknown_serde import known_serde
 from streams.errors import TopologyError
+from streams.state.api import StoreBuilder
+from streams.state.stores import Stores
+from streams.state.timestamped import TimestampedKeyValueStoreBuilder
 from streams.topology.topology import Topology
-
-if TYPE_CHECKING:
-    from streams.dsl.kstream import KStream
-    from streams.dsl.ktable import GlobalKTable, KTable
-
-
-class _Unknown:
-    """Marks a serde the DSL cannot infer (after a key- or value-changing operation)."""
-
-    def __repr__(self) -> str:
-        return "<unknown serde>"
-
-
-#: A serde that must come from Grouped/Materialized/Produced or the config defaults.
-UNKNOWN: Any = _Unknown()
 
 
 class StreamsBuilder:
@@ -86,11 +78,8 @@ class StreamsBuilder:
         return "rocksdb"
 
     def timestamped_store(self, name: str, materialized: Materialized | None, key_serde: Any,
-                          value_serde: Any) -> Any:
+                          value_serde: Any) -> TimestampedKeyValueStoreBuilder:
         """A timestamped key-value store builder for a DSL operation."""
-        from streams.state.stores import Stores
-        from streams.state.timestamped import TimestampedKeyValueStoreBuilder
-
         m = materialized or Materialized()
         if m.store_supplier is not None:
             supplier = m.store_supplier
@@ -99,16 +88,13 @@ class StreamsBuilder:
         else:
             supplier = Stores.persistent_key_value_store(name)
         return TimestampedKeyValueStoreBuilder(
-            supplier, None if key_serde is UNKNOWN else key_serde,
-            None if value_serde is UNKNOWN else value_serde,
+            supplier, known_serde(key_serde), known_serde(value_serde),
             logging=m.logging, log_config=m.log_config, caching=m.caching,
         )
 
     # --------------------------------------------------------------- sources
     def stream(self, topics: str | Iterable[str], consumed: Consumed | None = None) -> KStream:
         """A KStream of the records of ``topics`` (one topic or several)."""
-        from streams.dsl.kstream import KStream
-
         self._check_open()
         c = consumed or Consumed()
         name = self.name_or_new(c.name, "KSTREAM-SOURCE-")
@@ -117,14 +103,21 @@ class StreamsBuilder:
             name, topic_list, key_serde=c.key_serde, value_serde=c.value_serde,
             timestamp_extractor=c.timestamp_extractor, offset_reset=c.offset_reset,
         )
-        return KStream(self, name, c.key_serde, c.value_serde, repartition_required=False)
+        return self.stream_of_node(name, c.key_serde, c.value_serde, repartition_required=False)
+
+    def stream_of_node(self, node: str, key_serde: Any, value_serde: Any,
+                       repartition_required: bool) -> KStream:
+        """The KStream of what the existing node ``node`` forwards.
+
+        ``KTable.to_stream`` makes its stream here: ``streams.dsl.ktable`` cannot import
+        ``streams.dsl.kstream``, which imports it (``KStream.to_table`` makes KTables), while
+        this module imports both.
+        """
+        return KStream(self, node, key_serde, value_serde, repartition_required)
 
     def table(self, topic: str, consumed: Consumed | None = None,
               materialized: Materialized | None = None) -> KTable:
         """A KTable holding the latest value per key of ``topic`` (None values delete)."""
-        from streams.dsl.ktable import KTable
-        from streams.dsl.processors.aggregate import TableSourceProcessor
-
         self._check_open()
         c = consumed or Consumed()
         m = materialized or Materialized()
@@ -148,9 +141,6 @@ class StreamsBuilder:
     def global_table(self, topic: str, consumed: Consumed | None = None,
                      materialized: Materialized | None = None) -> GlobalKTable:
         """A table of all partitions of ``topic``, replicated in full to every instance."""
-        from streams.dsl.ktable import GlobalKTable
-        from streams.dsl.processors.aggregate import TableSourceProcessor
-
         self._check_open()
         c = consumed or Consumed()
         m = materialized or Materialized()
@@ -167,7 +157,7 @@ class StreamsBuilder:
         )
         return GlobalKTable(self, store, key_serde, value_serde)
 
-    def add_state_store(self, store_builder: Any) -> StreamsBuilder:
+    def add_state_store(self, store_builder: StoreBuilder) -> StreamsBuilder:
         """Add a store for ``process(..., stores=[name])`` to use."""
         self._check_open()
         self.topology.add_state_store(store_builder)

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import takes_key
 from streams.dsl.params import Materialized
 from streams.dsl.processors.fk_join import (
@@ -39,7 +38,9 @@ from streams.dsl.processors.fk_join import (
     SubscriptionWrapperSerde,
     response_partitioner,
 )
+from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
 from streams.errors import TopologyError
+from streams.serdes import Bytes
 from streams.topology.nodes import ProcessorNode, SourceNode
 from streams.topology.topology import Topology
 
@@ -76,25 +77,18 @@ def upstream_topics(topology: Topology, node: str) -> tuple[str, ...]:
     return tuple(topics)
 
 
-def _plain(serde: Any) -> Any:
-    return None if serde is UNKNOWN else serde
-
-
 def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
                      joiner: Callable[..., Any], materialized: Materialized | None,
-                     name: str | None, left_join: bool) -> KTable:
-    """Build the foreign-key join of ``left`` with ``right``; see the module docstring.
+                     name: str | None, left_join: bool) -> tuple[str, Any, Any, str | None]:
+    """Build the foreign-key join of ``left`` with ``right`` (a KTable: the caller checks);
+    see the module docstring. Returns the result node, its key and value serdes and its store
+    (or None), from which ``KTable.join`` makes the joined table.
 
     ``materialized`` gives the result a store (queryable, readable by later joins, and the
     source of correct old values for downstream aggregations); without it the result has no
     store and forwards ``Change(new, None)``, as Kafka Streams' unmaterialized result does.
     """
-    from streams.dsl.ktable import KTable
-
     op = "left_join" if left_join else "join"
-    if not isinstance(right, KTable):
-        raise TopologyError(f"KTable.{op} (foreign key) needs another KTable, got "
-                            f"{type(right).__name__}")
     if right._builder is not left._builder:
         raise TopologyError(f"KTable.{op}: both tables must come from the same StreamsBuilder")
     if left.window_store_name is not None or right.window_store_name is not None:
@@ -126,8 +120,8 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     out_store = (materialized.name if materialized is not None and materialized.name
                  else b.new_name(_OUTPUT + "STATE-STORE-"))
 
-    pk, fk = _plain(left.key_serde), _plain(right.key_serde)
-    left_vs, right_vs = _plain(left.value_serde), _plain(right.value_serde)
+    pk, fk = known_serde(left.key_serde), known_serde(right.key_serde)
+    left_vs, right_vs = known_serde(left.value_serde), known_serde(right.value_serde)
     _require(topo, sub_sink, "key", right.key_serde,
              f"it writes the right table's keys to {sub_topic!r}")
     _require(topo, sub_sink, "key", left.key_serde,
@@ -151,8 +145,6 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     topo.add_processor(receive, lambda: SubscriptionReceiveProcessor(
         receive, sub_topic, sub_store, fk, pk), sub_source)
     # keyed by combined-key bytes; the stored wrappers hold the primary key's bytes
-    from streams.serdes import Bytes
-
     # not cached: its processors scan it by prefix and forward on every change anyway
     topo.add_state_store(b.timestamped_store(sub_store, Materialized(caching=False), Bytes(),
                                              SubscriptionWrapperSerde(Bytes())), receive)
@@ -173,9 +165,9 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     topo.add_processor(resolver, lambda: ResponseJoinProcessor(
         resolver, sub_topic, left_getter, joiner, wk, left_join, left_vs), resp_source)
     topo.connect_processor_and_state_stores(resolver, *left_getter[0])
-    store = left._materialize(result, out_store, materialized, UNKNOWN)
+    store = left._materialize(result, out_store, materialized, UNKNOWN_SERDE)
     topo.add_processor(result, lambda: ForeignKeyJoinResultProcessor(result, store), resolver)
-    vs: Any = UNKNOWN
+    vs: Any = UNKNOWN_SERDE
     if store is not None:
         topo.connect_processor_and_state_stores(result, store)
         if materialized is not None and materialized.value_serde is not None:
@@ -183,11 +175,11 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     ks = left.key_serde
     if materialized is not None and materialized.key_serde is not None:
         ks = materialized.key_serde
-    return KTable(b, result, ks, vs, store_name=store)
+    return result, ks, vs, store
 
 
 def _require(topo: Topology, node: str, which: str, serde: Any, reason: str) -> None:
-    if serde is UNKNOWN:
+    if serde is UNKNOWN_SERDE:
         topo.require_serde(node, which, reason)
 
 

@@ -6,18 +6,22 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import GetterFactory, store_getter
+from streams.dsl.grouped import KGroupedStream
+from streams.dsl.ktable import GlobalKTable, KTable
 from streams.dsl.params import Branched, Grouped, Materialized, Produced, Repartitioned
 from streams.dsl.processors import stateless as sl
+from streams.dsl.processors.aggregate import TableSourceProcessor
+from streams.dsl.processors.joins import JoinRepartitionFilterProcessor, StreamTableJoinProcessor
+from streams.dsl.stream_join import add_stream_stream_join
+from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
+from streams.dsl.window_specs import JoinWindows
 from streams.errors import TopologyError
 from streams.processor.api import Processor
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
-    from streams.dsl.grouped import KGroupedStream
-    from streams.dsl.ktable import KTable
 
 
 #: A name the builder generated (Kafka Streams: ``"KSTREAM.*-[0-9]{10}"``); repartition nodes
@@ -47,9 +51,10 @@ class KStream:
              same_key_serde: bool = True, same_value_serde: bool = True) -> KStream:
         node = self._builder.name_or_new(name, prefix)
         self._builder.topology.add_processor(node, lambda: make(node), self.node)
-        ks = self.key_serde if same_key_serde else (key_serde if key_serde is not None else UNKNOWN)
+        ks = (self.key_serde if same_key_serde
+              else (key_serde if key_serde is not None else UNKNOWN_SERDE))
         vs = (self.value_serde if same_value_serde
-              else (value_serde if value_serde is not None else UNKNOWN))
+              else (value_serde if value_serde is not None else UNKNOWN_SERDE))
         return KStream(self._builder, node, ks, vs, self.repartition_required or key_changed)
 
     # ------------------------------------------------------------------ stateless
@@ -110,8 +115,8 @@ class KStream:
             raise TopologyError("merge: both streams must come from the same StreamsBuilder")
         node = self._builder.name_or_new(name, "KSTREAM-MERGE-")
         self._builder.topology.add_processor(node, sl.PassThroughProcessor, self.node, other.node)
-        ks = self.key_serde if self.key_serde is other.key_serde else UNKNOWN
-        vs = self.value_serde if self.value_serde is other.value_serde else UNKNOWN
+        ks = self.key_serde if self.key_serde is other.key_serde else UNKNOWN_SERDE
+        vs = self.value_serde if self.value_serde is other.value_serde else UNKNOWN_SERDE
         if self.key_serde is None and other.key_serde is None:
             ks = None
         if self.value_serde is None and other.value_serde is None:
@@ -134,7 +139,7 @@ class KStream:
         store_list = list(stores)
         if store_list:
             topo.connect_processor_and_state_stores(node, *store_list)
-        return KStream(self._builder, node, UNKNOWN, UNKNOWN, True)
+        return KStream(self._builder, node, UNKNOWN_SERDE, UNKNOWN_SERDE, True)
 
     def process_values(self, supplier: Callable[[], Processor], stores: Iterable[str] = (),
                        name: str | None = None) -> KStream:
@@ -145,7 +150,8 @@ class KStream:
         store_list = list(stores)
         if store_list:
             topo.connect_processor_and_state_stores(node, *store_list)
-        return KStream(self._builder, node, self.key_serde, UNKNOWN, self.repartition_required)
+        return KStream(self._builder, node, self.key_serde, UNKNOWN_SERDE,
+                       self.repartition_required)
 
     # ------------------------------------------------------------------ sinks
     def to(self, topic: str | Callable[[Any, Any, Any], str], produced: Produced | None = None) -> None:
@@ -156,15 +162,15 @@ class KStream:
         vs = p.value_serde if p.value_serde is not None else self.value_serde
         self._require(node, ks, vs, f"it writes to {topic if isinstance(topic, str) else 'a chosen topic'}")
         self._builder.topology.add_sink(
-            node, topic, self.node, key_serde=None if ks is UNKNOWN else ks,
-            value_serde=None if vs is UNKNOWN else vs, partitioner=p.partitioner,
+            node, topic, self.node, key_serde=known_serde(ks), value_serde=known_serde(vs),
+            partitioner=p.partitioner,
         )
 
     def _require(self, node: str, ks: Any, vs: Any, why: str) -> None:
         topo = self._builder.topology
-        if ks is UNKNOWN:
+        if ks is UNKNOWN_SERDE:
             topo.require_serde(node, "key", f"{why} after an operation that changed the key")
-        if vs is UNKNOWN:
+        if vs is UNKNOWN_SERDE:
             topo.require_serde(node, "value", f"{why} after an operation that changed the value")
 
     def repartition(self, repartitioned: Repartitioned | None = None) -> KStream:
@@ -207,8 +213,8 @@ class KStream:
             parent = fname
         self._require(sink, ks, vs, f"it writes to repartition topic {topic!r}")
         topo.add_internal_topic(topic, "repartition", partitions)
-        kser = None if ks is UNKNOWN else ks
-        vser = None if vs is UNKNOWN else vs
+        kser = known_serde(ks)
+        vser = known_serde(vs)
         topo.add_sink(sink, topic, parent, key_serde=kser, value_serde=vser, partitioner=partitioner)
         # as in Kafka Streams, internal topics are always read from the beginning
         topo.add_source(source, [topic], key_serde=kser, value_serde=vser, offset_reset="earliest")
@@ -216,9 +222,6 @@ class KStream:
 
     def to_table(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """The latest value per key as a KTable (None values delete)."""
-        from streams.dsl.ktable import KTable
-        from streams.dsl.processors.aggregate import TableSourceProcessor
-
         m = materialized or Materialized()
         ks = m.key_serde if m.key_serde is not None else self.key_serde
         vs = m.value_serde if m.value_serde is not None else self.value_serde
@@ -274,20 +277,6 @@ class KStream:
 
     def _stream_join(self, other: KStream, joiner: Callable[..., Any], windows: Any, mode: str,
                      name: str | None, stream_joined: Any) -> KStream:
-        from streams.dsl.processors.stream_join import (
-            JoinWindowProcessor,
-            OuterStoreBuilder,
-            SharedTime,
-            StreamStreamJoinProcessor,
-        )
-        from streams.dsl.windows import JoinWindows
-        from streams.state.stores import Stores
-        from streams.state.window_stores import (
-            in_memory_window_store,
-            persistent_window_store,
-            window_store_builder,
-        )
-
         op = {"inner": "join", "left": "left_join", "outer": "outer_join"}[mode]
         if not isinstance(windows, JoinWindows):
             raise TopologyError(f"KStream.{op}(other_stream, joiner, windows): a stream-stream "
@@ -296,13 +285,11 @@ class KStream:
             raise TopologyError(f"KStream.{op}: both streams must come from the same StreamsBuilder")
         wk = takes_key(joiner, 2, f"KStream.{op}")
         b = self._builder
-        topo = b.topology
         sj = stream_joined
         ks = getattr(sj, "key_serde", None) or self.key_serde
         this_vs = getattr(sj, "value_serde", None) or self.value_serde
         other_vs = getattr(sj, "other_value_serde", None) or other.value_serde
         left_outer = mode in ("left", "outer")
-        right_outer = mode == "outer"
         # Kafka Streams' repartitionForJoin: topic <name>-left/-right-repartition, or, unnamed,
         # <this stream's node>-repartition, shared with the stream's other unnamed joins; a
         # left/outer join lets None keys through (KIP-962)
@@ -310,57 +297,9 @@ class KStream:
         other_ks = getattr(sj, "key_serde", None) or other.key_serde
         that = other._side_for_stream_join(name and f"{name}-right", other_ks, other_vs,
                                            left_outer)
-        # names as Kafka Streams': every generated name takes an index even when named; the
-        # stores are named after the join processors (generated names when unnamed)
-        this_windowed = b.name_or_new(name and f"{name}-this-windowed", "KSTREAM-WINDOWED-")
-        other_windowed = b.name_or_new(name and f"{name}-other-windowed", "KSTREAM-WINDOWED-")
-        this_generated = b.new_name("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-")
-        other_generated = b.new_name("KSTREAM-OUTEROTHER-" if left_outer else "KSTREAM-JOINOTHER-")
-        join_this = (f"{name}{'-outer-this-join' if right_outer else '-this-join'}" if name
-                     else this_generated)
-        join_other = (f"{name}{'-outer-other-join' if left_outer else '-other-join'}" if name
-                      else other_generated)
-        merge = b.name_or_new(name and f"{name}-merge", "KSTREAM-MERGE-")
-        this_store, other_store = f"{join_this}-store", f"{join_other}-store"
-        outer_store = None
-        if left_outer:
-            outer_store = (f"{name}{'-outer' if right_outer else '-left'}-shared-join-store"
-                           if name else
-                           "KSTREAM-OUTERSHARED-" + this_generated.rsplit("-", 1)[1] + "-store")
-        retention = windows.size_ms + windows.grace_ms
-        in_memory = b.store_type(None) == "in_memory" if getattr(sj, "store_type", None) is None             else str(sj.store_type).lower() == "in_memory"
-        plain = lambda s: None if s is UNKNOWN else s  # noqa: E731
-        for store, vs in ((this_store, this_vs), (other_store, other_vs)):
-            make = in_memory_window_store if in_memory else persistent_window_store
-            topo.add_state_store(window_store_builder(
-                make(store, retention, windows.size_ms, retain_duplicates=True), plain(ks), plain(vs)))
-        if outer_store is not None:
-            supplier = (Stores.in_memory_key_value_store(outer_store) if in_memory
-                        else Stores.persistent_key_value_store(outer_store))
-            topo.add_state_store(OuterStoreBuilder(supplier, plain(ks), plain(this_vs), plain(other_vs)))
-        for store, vs in ((this_store, this_vs), (other_store, other_vs)):
-            if ks is UNKNOWN:
-                topo.require_serde(merge, "key", f"join store {store!r} is keyed by a computed key")
-            if vs is UNKNOWN:
-                topo.require_serde(merge, "value", f"join store {store!r} holds computed values")
-        shared: dict[str, SharedTime] = {}
-        extra = (outer_store,) if outer_store else ()
-        topo.add_processor(this_windowed, lambda: JoinWindowProcessor(
-            this_store, this_windowed, retention), this.node)
-        topo.connect_processor_and_state_stores(this_windowed, this_store)
-        topo.add_processor(other_windowed, lambda: JoinWindowProcessor(
-            other_store, other_windowed, retention), that.node)
-        topo.connect_processor_and_state_stores(other_windowed, other_store)
-        topo.add_processor(join_this, lambda: StreamStreamJoinProcessor(
-            join_this, other_store, outer_store, joiner, wk, True, left_outer, windows.before_ms,
-            windows.after_ms, windows.grace_ms, shared), this_windowed)
-        topo.connect_processor_and_state_stores(join_this, other_store, *extra)
-        topo.add_processor(join_other, lambda: StreamStreamJoinProcessor(
-            join_other, this_store, outer_store, joiner, wk, False, right_outer,
-            windows.after_ms, windows.before_ms, windows.grace_ms, shared), other_windowed)
-        topo.connect_processor_and_state_stores(join_other, this_store, *extra)
-        topo.add_processor(merge, sl.PassThroughProcessor, join_this, join_other)
-        return KStream(b, merge, ks, UNKNOWN, False)
+        merge = add_stream_stream_join(b, this.node, that.node, joiner, wk, windows, mode, name,
+                                       ks, this_vs, other_vs, sj)
+        return KStream(b, merge, ks, UNKNOWN_SERDE, False)
 
     def _side_for_stream_join(self, name: str | None, ks: Any, vs: Any,
                               keep_null_keys: bool) -> KStream:
@@ -382,8 +321,6 @@ class KStream:
         """Kafka Streams' repartitionForJoin: the topic is ``<join name>-repartition``, or
         ``<this node>-repartition`` for an unnamed join (then shared by every unnamed join of
         this stream). None keys are dropped before the topic unless a left join reads it."""
-        from streams.dsl.processors.joins import JoinRepartitionFilterProcessor
-
         b = self._builder
         shared = self._join_repartition if name is None else None
         if shared is not None:
@@ -403,9 +340,6 @@ class KStream:
 
     def _table_join(self, other: Any, first: Callable[..., Any],
                     second: Callable[..., Any] | None, left: bool, name: str | None) -> KStream:
-        from streams.dsl.ktable import GlobalKTable, KTable
-        from streams.dsl.processors.joins import StreamTableJoinProcessor
-
         op = "left_join" if left else "join"
         b = self._builder
         stores: tuple[str, ...] = ()
@@ -444,13 +378,11 @@ class KStream:
             getter, joiner, wk, left, node, selector), parent.node)
         if stores:
             b.topology.connect_processor_and_state_stores(node, *stores)
-        return KStream(b, node, self.key_serde, UNKNOWN, parent.repartition_required)
+        return KStream(b, node, self.key_serde, UNKNOWN_SERDE, parent.repartition_required)
 
     # ------------------------------------------------------------------ grouping
     def group_by_key(self, grouped: Grouped | None = None) -> KGroupedStream:
         """Group by the current key (repartitions first if an earlier step changed the key)."""
-        from streams.dsl.grouped import KGroupedStream
-
         g = grouped or Grouped()
         ks = g.key_serde if g.key_serde is not None else self.key_serde
         vs = g.value_serde if g.value_serde is not None else self.value_serde
@@ -458,12 +390,10 @@ class KStream:
 
     def group_by(self, selector: Callable[..., Any], grouped: Grouped | None = None) -> KGroupedStream:
         """Group by ``selector(value)`` (or ``selector(key, value)``); always repartitions."""
-        from streams.dsl.grouped import KGroupedStream
-
         g = grouped or Grouped()
         # Kafka Streams names the key-select node after the Grouped name when one is given
         keyed = self.select_key(selector, name=g.name)
-        ks = g.key_serde if g.key_serde is not None else UNKNOWN
+        ks = g.key_serde if g.key_serde is not None else UNKNOWN_SERDE
         vs = g.value_serde if g.value_serde is not None else self.value_serde
         return KGroupedStream(self._builder, keyed, ks, vs, g.name, True)
 

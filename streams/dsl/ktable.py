@@ -1,11 +1,18 @@
-"""KTable (a changelog stream seen as a table) and GlobalKTable."""
+"""KTable (a changelog stream seen as a table), its re-grouped form KGroupedTable, and
+GlobalKTable.
+
+This module comes before :mod:`streams.dsl.kstream` in the DSL's import order (see
+:mod:`streams.dsl`), so ``KTable.to_stream`` makes its KStream through
+:meth:`StreamsBuilder.stream_of_node <streams.dsl.builder.StreamsBuilder.stream_of_node>`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streams.dsl.builder import UNKNOWN
+from streams.dsl.change import ChangeSerde
+from streams.dsl.fk_join import foreign_key_join
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import (
     GetterFactory,
@@ -16,16 +23,22 @@ from streams.dsl.getters import (
 )
 from streams.dsl.params import Grouped, Materialized
 from streams.dsl.processors.aggregate import (
+    TableAggregateProcessor,
     TableFilterProcessor,
     TableMapValuesProcessor,
+    TableReduceProcessor,
     TableRepartitionMapProcessor,
     TableToStreamProcessor,
 )
+from streams.dsl.processors.joins import TableJoinMergeProcessor, TableTableJoinProcessor
+from streams.dsl.suppress import Suppressed, build_suppress
+from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
 from streams.errors import TopologyError
+from streams.processor.api import Processor
+from streams.serdes import Long
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
-    from streams.dsl.grouped import KGroupedTable
     from streams.dsl.kstream import KStream
 
 
@@ -69,9 +82,9 @@ class KTable:
         ks = materialized.key_serde if materialized.key_serde is not None else self.key_serde
         if materialized.value_serde is not None:
             vs = materialized.value_serde
-        if ks is UNKNOWN:
+        if ks is UNKNOWN_SERDE:
             b.topology.require_serde(node, "key", f"it materializes store {store!r}")
-        if vs is UNKNOWN:
+        if vs is UNKNOWN_SERDE:
             b.topology.require_serde(node, "value", f"it materializes store {store!r}")
         b.topology.add_state_store(b.timestamped_store(store, materialized, ks, vs))
         return store
@@ -113,45 +126,49 @@ class KTable:
                    name: str | None = None) -> KTable:
         """A table of ``mapper(value)`` (or ``mapper(key, value)``) per key."""
         wk = takes_key(mapper, 1, "KTable.map_values")
-        return self._derive("KTABLE-MAPVALUES-", name, materialized, UNKNOWN,
+        return self._derive("KTABLE-MAPVALUES-", name, materialized, UNKNOWN_SERDE,
                             lambda n, s: TableMapValuesProcessor(mapper, wk, s),
                             lambda g: mapped_getter(g, mapper, wk))
 
     def to_stream(self, key_mapper: Callable[[Any, Any], Any] | None = None,
                   name: str | None = None) -> KStream:
         """The table's updates as a stream (deletions as None values)."""
-        from streams.dsl.kstream import KStream
-
         if key_mapper is not None:
             require_arity(key_mapper, 2, "to_stream", "key_mapper(key, value)")
         b = self._builder
         node = b.name_or_new(name, "KTABLE-TOSTREAM-")
         b.topology.add_processor(node, lambda: TableToStreamProcessor(key_mapper), self.node)
-        ks = self.key_serde if key_mapper is None else UNKNOWN
-        return KStream(b, node, ks, self.value_serde, key_mapper is not None)
+        ks = self.key_serde if key_mapper is None else UNKNOWN_SERDE
+        return b.stream_of_node(node, ks, self.value_serde, key_mapper is not None)
 
     def group_by(self, selector: Callable[[Any, Any], tuple[Any, Any]],
                  grouped: Grouped | None = None) -> KGroupedTable:
         """Re-group rows: ``selector(key, value) -> (group_key, value)``; always repartitions."""
-        from streams.dsl.grouped import KGroupedTable
-
         require_arity(selector, 2, "KTable.group_by", "selector(key, value) -> (key, value)")
         g = grouped or Grouped()
         b = self._builder
         # Kafka Streams: "<grouped name>-select" (no index used) or KTABLE-SELECT-<n>
         node = f"{g.name}-select" if g.name else b.new_name("KTABLE-SELECT-")
         b.topology.add_processor(node, lambda: TableRepartitionMapProcessor(selector, node), self.node)
-        ks = g.key_serde if g.key_serde is not None else UNKNOWN
-        vs = g.value_serde if g.value_serde is not None else UNKNOWN
+        ks = g.key_serde if g.key_serde is not None else UNKNOWN_SERDE
+        vs = g.value_serde if g.value_serde is not None else UNKNOWN_SERDE
         return KGroupedTable(b, node, ks, vs, g.name)
 
     def suppress(self, suppressed: Any) -> KTable:
         """Hold back updates: ``Suppressed.until_window_closes(BufferConfig.unbounded())``
         (final results of a windowed table) or ``Suppressed.until_time_limit(ms, config)``;
         see ``streams.dsl.suppress`` and docs/windowing.md."""
-        from streams.dsl.suppress import build_suppress
+        return self._suppress(suppressed)
 
-        return build_suppress(self, suppressed)
+    def _suppress(self, suppressed: Suppressed, *, node: str | None = None,
+                  store: str | None = None, close_after_ms: int | None = None) -> KTable:
+        """:meth:`suppress`, with the node and buffer store names and the window grace given
+        instead of generated or looked up (what ``emit_strategy(EmitStrategy.on_window_close())``
+        uses); see :func:`streams.dsl.suppress.build_suppress`."""
+        node, getter = build_suppress(self, suppressed, node=node, store=store,
+                                      close_after_ms=close_after_ms)
+        return KTable(self._builder, node, self.key_serde, self.value_serde, store_name=None,
+                      getter=getter)
 
     # ------------------------------------------------------------------ joins
     def join(self, other: KTable, joiner: Callable[..., Any], *args: Any,
@@ -195,9 +212,12 @@ class KTable:
             name = rest[1]
         if extractor is None:
             return self._table_join(other, first, mode, materialized, name)
-        from streams.dsl.fk_join import foreign_key_join
-
-        return foreign_key_join(self, other, extractor, first, materialized, name, mode == "left")
+        if not isinstance(other, KTable):
+            raise TopologyError(f"KTable.{op} (foreign key) needs another KTable, got "
+                                f"{type(other).__name__}")
+        node, ks, vs, store = foreign_key_join(self, other, extractor, first, materialized, name,
+                                               mode == "left")
+        return KTable(self._builder, node, ks, vs, store_name=store)
 
     def outer_join(self, other: KTable, joiner: Callable[..., Any],
                    materialized: Materialized | None = None, name: str | None = None) -> KTable:
@@ -206,8 +226,6 @@ class KTable:
 
     def _table_join(self, other: KTable, joiner: Callable[..., Any], mode: str,
                     materialized: Materialized | None, name: str | None) -> KTable:
-        from streams.dsl.processors.joins import TableJoinMergeProcessor, TableTableJoinProcessor
-
         op = {"inner": "join", "left": "left_join", "outer": "outer_join"}[mode]
         if not isinstance(other, KTable):
             raise TopologyError(f"KTable.{op} needs another KTable, got {type(other).__name__}")
@@ -232,9 +250,9 @@ class KTable:
         topo.add_processor(other_node, lambda: TableTableJoinProcessor(
             this_getter, joiner, wk, mode, False), other.node)
         topo.connect_processor_and_state_stores(other_node, *this_getter[0])
-        store = self._materialize(merge, store, materialized, UNKNOWN)
+        store = self._materialize(merge, store, materialized, UNKNOWN_SERDE)
         topo.add_processor(merge, lambda: TableJoinMergeProcessor(store), this_node, other_node)
-        vs: Any = UNKNOWN
+        vs: Any = UNKNOWN_SERDE
         if store is not None:
             topo.connect_processor_and_state_stores(merge, store)
             if materialized is not None and materialized.value_serde is not None:
@@ -257,3 +275,98 @@ class GlobalKTable:
 
     def __repr__(self) -> str:
         return f"GlobalKTable(store={self.store_name!r})"
+
+
+class KGroupedTable:
+    """A re-grouped table: aggregations take an adder and a subtractor, so that an update
+    retracts the old value from its group before adding the new one.
+
+    The repartition topic is created by each aggregation, as in Kafka Streams:
+    ``<Grouped name or store name>-repartition``.
+    """
+
+    def __init__(self, builder: StreamsBuilder, select_node: str, key_serde: Any, value_serde: Any,
+                 name: str | None = None) -> None:
+        self._builder = builder
+        self._select = select_node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self._name = name
+        self._repartition_source: str | None = None
+
+    def _repartition(self, store: str, name: str | None) -> str:
+        """Sink -> ``<grouped name or store>-repartition`` -> source; returns the source node."""
+        b = self._builder
+        topo = b.topology
+        sink = b.name_or_new(f"{name}-sink" if name else None, "KSTREAM-SINK-")
+        source = b.name_or_new(f"{name}-source" if name else None, "KSTREAM-SOURCE-")
+        if self._name is not None and self._repartition_source is not None:
+            return self._repartition_source
+        topic = f"{self._name or store}-repartition"
+        ks, vs = self.key_serde, self.value_serde
+        why = f"it writes to repartition topic {topic!r} after group_by"
+        if ks is UNKNOWN_SERDE:
+            topo.require_serde(sink, "key", why)
+        if vs is UNKNOWN_SERDE:
+            topo.require_serde(sink, "value", why)
+        kser = known_serde(ks)
+        vser = ChangeSerde(known_serde(vs))
+        topo.add_internal_topic(topic, "repartition")
+        topo.add_sink(sink, topic, self._select, key_serde=kser, value_serde=vser)
+        # as in Kafka Streams, internal topics are always read from the beginning
+        topo.add_source(source, [topic], key_serde=kser, value_serde=vser, offset_reset="earliest")
+        self._repartition_source = source
+        return source
+
+    def _aggregate(self, prefix: str, store_prefix: str, materialized: Materialized | None,
+                   name: str | None, value_serde: Any,
+                   make: Callable[[str, str], Processor]) -> KTable:
+        b = self._builder
+        m = materialized or Materialized()
+        store = m.name or b.new_name(store_prefix)
+        ks = m.key_serde if m.key_serde is not None else self.key_serde
+        vs = m.value_serde if m.value_serde is not None else value_serde
+        source = self._repartition(store, name)
+        node = b.name_or_new(name, prefix)
+        b.topology.add_processor(node, lambda: make(store, node), source)
+        if ks is UNKNOWN_SERDE:
+            b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
+        if vs is UNKNOWN_SERDE:
+            b.topology.require_serde(node, "value", f"its store {store!r} holds computed values")
+        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
+        return KTable(b, node, ks, vs, store_name=store)
+
+    def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """Number of table rows per group (goes down when rows leave the group)."""
+        m = materialized or Materialized()
+        vs = m.value_serde if m.value_serde is not None else Long()
+        return self._aggregate(
+            "KTABLE-AGGREGATE-", "KTABLE-AGGREGATE-STATE-STORE-", m, name, vs,
+            lambda store, node: TableAggregateProcessor(
+                store, node, lambda: 0, lambda v, agg: agg + 1, lambda v, agg: agg - 1, False),
+        )
+
+    def reduce(self, adder: Callable[[Any, Any], Any], subtractor: Callable[[Any, Any], Any],
+               materialized: Materialized | None = None, name: str | None = None) -> KTable:
+        """``adder(agg, new_value)`` and ``subtractor(agg, old_value)`` per group."""
+        require_arity(adder, 2, "reduce", "adder(aggregate, value)")
+        require_arity(subtractor, 2, "reduce", "subtractor(aggregate, value)")
+        return self._aggregate(
+            # Kafka Streams names a KGroupedTable reduce store KTABLE-AGGREGATE-STATE-STORE-...
+            "KTABLE-REDUCE-", "KTABLE-AGGREGATE-STATE-STORE-", materialized, name, self.value_serde,
+            lambda store, node: TableReduceProcessor(store, node, adder, subtractor),
+        )
+
+    def aggregate(self, initializer: Callable[[], Any], adder: Callable[..., Any],
+                  subtractor: Callable[..., Any], materialized: Materialized | None = None,
+                  name: str | None = None) -> KTable:
+        """``adder(key, value, agg)``/``subtractor(key, value, agg)`` (or without the key)."""
+        require_arity(initializer, 0, "aggregate", "initializer()")
+        wk = takes_key(adder, 2, "aggregate")
+        if takes_key(subtractor, 2, "aggregate") != wk:
+            raise TopologyError("aggregate: adder and subtractor must take the same arguments")
+        return self._aggregate(
+            "KTABLE-AGGREGATE-", "KTABLE-AGGREGATE-STATE-STORE-", materialized, name, UNKNOWN_SERDE,
+            lambda store, node: TableAggregateProcessor(store, node, initializer, adder,
+                                                        subtractor, wk),
+        )

@@ -22,18 +22,29 @@ Example::
 
 The DSL wiring lives here too (:func:`build_suppress`, :func:`apply_emit_strategy`, the window
 grace registry); the processor and its buffer store are in
-:mod:`streams.dsl.processors.suppress`.
+:mod:`streams.dsl.processors.suppress`. The wiring works on the table it is given and never
+makes one: ``KTable.suppress`` wraps what :func:`build_suppress` added in a new KTable, so this
+module does not import :mod:`streams.dsl.ktable` (which imports it).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import enum
 import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from streams.dsl.getters import GetterFactory
+from streams.dsl.processors.suppress import (
+    KTableSuppressProcessor,
+    SuppressionBufferBuilder,
+    suppressed_getter,
+)
+from streams.dsl.unknown_serde import known_serde
 from streams.errors import TopologyError
+from streams.state.stores import Stores
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
@@ -267,19 +278,13 @@ def find_window_grace(builder: StreamsBuilder, node: str) -> int:
 
 
 def build_suppress(table: KTable, suppressed: Suppressed, *, node: str | None = None,
-                   store: str | None = None, close_after_ms: int | None = None) -> KTable:
-    """Add the suppression node and its buffer store after ``table``; returns the suppressed
-    table. ``node``/``store``/``close_after_ms`` override the names and the window grace (used by
+                   store: str | None = None, close_after_ms: int | None = None
+                   ) -> tuple[str, GetterFactory | None]:
+    """Add the suppression node and its buffer store after ``table``; returns the node and how
+    to read the suppressed table by key (None if ``table`` cannot be read so), from which
+    ``KTable.suppress`` makes the suppressed table. ``node``/``store``/``close_after_ms``
+    override the names and the window grace (used by
     ``emit_strategy(EmitStrategy.on_window_close())``)."""
-    from streams.dsl.builder import UNKNOWN
-    from streams.dsl.ktable import KTable
-    from streams.dsl.processors.suppress import (
-        KTableSuppressProcessor,
-        SuppressionBufferBuilder,
-        suppressed_getter,
-    )
-    from streams.state.stores import Stores
-
     if not isinstance(suppressed, Suppressed):
         raise TopologyError(
             f"KTable.suppress needs a Suppressed (Suppressed.until_window_closes(...) or "
@@ -299,8 +304,8 @@ def build_suppress(table: KTable, suppressed: Suppressed, *, node: str | None = 
         store = f"{suppressed.name}-store" if suppressed.name else b.new_name(
             "KTABLE-SUPPRESS-STATE-STORE-")
     config = suppressed.buffer_config
-    ks = None if table.key_serde is UNKNOWN else table.key_serde
-    vs = None if table.value_serde is UNKNOWN else table.value_serde
+    ks = known_serde(table.key_serde)
+    vs = known_serde(table.value_serde)
     supplier: Any = (Stores.in_memory_key_value_store(store) if b.store_type(None) == "in_memory"
                      else Stores.persistent_key_value_store(store))
     topo.add_processor(node, lambda: KTableSuppressProcessor(
@@ -316,7 +321,7 @@ def build_suppress(table: KTable, suppressed: Suppressed, *, node: str | None = 
     getter = None
     if table.store_name is not None or table._getter is not None:
         getter = suppressed_getter(table.value_getter, store)
-    return KTable(b, node, table.key_serde, table.value_serde, store_name=None, getter=getter)
+    return node, getter
 
 
 def apply_emit_strategy(table: KTable, strategy: EmitStrategy | None, close_after_ms: int,
@@ -327,8 +332,8 @@ def apply_emit_strategy(table: KTable, strategy: EmitStrategy | None, close_afte
     (no generated index is used, so the names of later nodes are Kafka Streams' own)."""
     if strategy is None or strategy.type is EmitStrategy.StrategyType.ON_WINDOW_UPDATE:
         return table
-    final = build_suppress(
-        table, Suppressed.until_window_closes(BufferConfig.unbounded()),
+    final = table._suppress(
+        Suppressed.until_window_closes(BufferConfig.unbounded()),
         node=f"{table.node}-EMIT-FINAL", store=f"{window_store}-emit-final-buffer",
         close_after_ms=close_after_ms)
     final.window_store_name = table.window_store_name
@@ -338,8 +343,6 @@ def apply_emit_strategy(table: KTable, strategy: EmitStrategy | None, close_afte
 def with_emit_strategy(windowed_stream: Any, strategy: EmitStrategy) -> Any:
     """A copy of a windowed grouped stream (``TimeWindowedKStream``, ``SessionWindowedKStream``)
     whose aggregations use ``strategy``."""
-    import copy
-
     if not isinstance(strategy, EmitStrategy):
         raise TopologyError(
             "emit_strategy needs EmitStrategy.on_window_close() or "

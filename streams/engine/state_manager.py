@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streams.errors import StateStoreError
-from streams.state.api import RestoreCallback
+from streams.state.api import RestoreCallback, StoreBuilder
 from streams.state.cache import CachingKeyValueStore, CachingWindowStore, ThreadCache
 from streams.state.typed import KeyValueStore
-from streams.state.windowed import WindowStore
+from streams.state.typed_window import WindowStore
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class TaskStateManager:
     def __init__(
         self,
         shared: TaskContext,
-        builders: dict[str, Any],
+        builders: dict[str, StoreBuilder],
         changelog_topics: dict[str, str],
         partition: int,
         collector: RecordCollector,
@@ -110,10 +110,9 @@ class TaskStateManager:
         """Build and open every store of the task."""
         key_default, value_default = self._default_serdes()
         for name, builder in self.builders.items():
-            if hasattr(builder, "with_default_serdes"):
-                builder = builder.with_default_serdes(key_default, value_default)
+            builder = builder.with_default_serdes(key_default, value_default)
             store = builder.build()
-            ctx = _StoreContext(self, bool(getattr(builder, "logging_enabled", False)))
+            ctx = _StoreContext(self, builder.logging_enabled)
             try:
                 store.init(ctx)
             except StateStoreError:
@@ -122,7 +121,7 @@ class TaskStateManager:
                 raise StateStoreError(
                     f"state store {name!r} of task {self.shared.task_id} failed to open: {exc}"
                 ) from exc
-            if self._cache is not None and getattr(builder, "caching_enabled", False):
+            if self._cache is not None and builder.caching_enabled:
                 if type(store) is KeyValueStore:
                     store = CachingKeyValueStore(store, self._cache, self.shared)
                     self.caching.append(store)

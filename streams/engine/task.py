@@ -68,7 +68,7 @@ class Task:
         self.global_store_names = topology.global_stores
         builders = {s: topology.stores[s] for s in subtopology.stores}
         changelogs = {s: Topology.changelog_topic(app_id, s) for s, b in builders.items()
-                      if getattr(b, "logging_enabled", False)}
+                      if b.logging_enabled}
         self.state = TaskStateManager(self.ctx, builders, changelogs, task_id.partition,
                                       collector, lambda: default_serdes(config), cache)
         self.ctx.changelog_writer = self.state.changelog_writer

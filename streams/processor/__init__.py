@@ -1,4 +1,4 @@
-"""The Processor API: records, processors, contexts and punctuation."""
+"""The Processor API: records, processors, contexts, punctuation, and the window value types."""
 
 from streams.processor.api import (
     STREAM_TIME,
@@ -11,6 +11,7 @@ from streams.processor.api import (
     Punctuator,
 )
 from streams.processor.record import Record, RecordMetadata
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 
 __all__ = [
     "STREAM_TIME",
@@ -23,4 +24,7 @@ __all__ = [
     "Punctuator",
     "Record",
     "RecordMetadata",
+    "SessionWindow",
+    "TimeWindow",
+    "Windowed",
 ]

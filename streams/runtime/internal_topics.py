@@ -190,8 +190,8 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
     for s in subs:
         for store in s.stores:
             builder = topology.stores[store]
-            if getattr(builder, "logging_enabled", False):
-                cfg = {"cleanup.policy": "compact", **dict(getattr(builder, "log_config", {}) or {})}
+            if builder.logging_enabled:
+                cfg = {"cleanup.policy": "compact", **builder.log_config}
                 plan.internal[Topology.changelog_topic(application_id, store)] = (
                     plan.subtopology_partitions[s.id], cfg)
     for s in topology.subtopologies():

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from streams.errors import InvalidStateStoreError
+from streams.state.api import StoreBuilder
 from streams.state.timestamped import TimestampedKeyValueStoreBuilder, TimestampedWindowStoreBuilder
 
 
@@ -192,14 +193,14 @@ class CompositeReadOnlySessionStore(_Composite):
         return self.all()
 
 
-def is_timestamped(builder: Any) -> bool:
+def is_timestamped(builder: StoreBuilder) -> bool:
     """True for DSL stores holding ValueAndTimestamp values."""
     return isinstance(builder, TimestampedKeyValueStoreBuilder)
 
 
-def composite_store(name: str, builder: Any, stores: Callable[[], list[Any]]) -> Any:
+def composite_store(name: str, builder: StoreBuilder, stores: Callable[[], list[Any]]) -> Any:
     """The read-only view for ``builder``'s kind of store."""
-    kind = getattr(builder, "store_type", "key_value")
+    kind = builder.store_type
     if kind in ("window", "timestamped_window"):
         return CompositeReadOnlyWindowStore(
             name, stores, isinstance(builder, TimestampedWindowStoreBuilder))

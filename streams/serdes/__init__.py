@@ -33,7 +33,7 @@ from streams.serdes.primitives import (
     Void,
 )
 from streams.serdes.structured import Json, MsgPack
-from streams.serdes.windowed import SessionWindowedSerde, TimeWindowedSerde
+from streams.serdes.windowed_keys import SessionWindowedSerde, TimeWindowedSerde
 
 __all__ = [
     "UUID",

@@ -13,7 +13,7 @@ Build stores through :class:`Stores`::
                                              String(), Long())
 """
 
-from streams.state import stores as _stores
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.state.api import (
     ChangelogWriter,
     KeyValueBytesStore,
@@ -37,9 +37,7 @@ from streams.state.stores import (
     validate_store_name,
 )
 from streams.state.typed import KeyValueStore, ReadOnlyKeyValueStoreView
-from streams.state.windowed import SessionStore, SessionWindow, TimeWindow, Windowed, WindowStore
-
-_stores._attach_windowed_factories()
+from streams.state.typed_window import SessionStore, WindowStore
 
 __all__ = [
     "CHECKPOINT_FILE_NAME",

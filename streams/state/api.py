@@ -143,13 +143,37 @@ class ReadOnlyKeyValueStore(Protocol, Generic[K, V_co]):
 
 
 class StoreBuilder(Protocol):
-    """Describes a store to build once per task; attached to a topology by name."""
+    """Describes a store to build once per task: what a topology holds for each store, by name.
+
+    Every builder of the code base implements it: ``KeyValueStoreBuilder``
+    (:mod:`streams.state.stores`), ``WindowStoreBuilder`` and ``SessionStoreBuilder``
+    (:mod:`streams.state.window_store_builders`), ``TimestampedKeyValueStoreBuilder`` and
+    ``TimestampedWindowStoreBuilder`` (:mod:`streams.state.timestamped`), and the DSL's
+    ``SuppressionBufferBuilder`` and ``OuterStoreBuilder``. A custom builder given to
+    ``Topology.add_state_store`` must implement it too.
+    """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """Name of the stores built, unique within a topology."""
+        ...
 
     @property
-    def logging_enabled(self) -> bool: ...
+    def store_type(self) -> str:
+        """Kind of store built (``"key_value"``, ``"window"``, ``"session"``,
+        ``"timestamped_key_value"``, ``"timestamped_window"``, ``"suppression_buffer"``);
+        interactive queries pick their read-only view by it."""
+        ...
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the built stores keep data on local disk."""
+        ...
+
+    @property
+    def logging_enabled(self) -> bool:
+        """Whether the built stores send their changes to a changelog topic."""
+        ...
 
     @property
     def log_config(self) -> dict[str, str]:
@@ -157,7 +181,18 @@ class StoreBuilder(Protocol):
         ...
 
     @property
-    def persistent(self) -> bool: ...
+    def caching_enabled(self) -> bool:
+        """Whether a task puts the record cache in front of the built stores."""
+        ...
+
+    def with_logging_disabled(self) -> StoreBuilder:
+        """A builder like this one whose stores have no changelog (global stores: their topic
+        is the changelog); may be this builder, changed."""
+        ...
+
+    def with_default_serdes(self, key_serde: Any, value_serde: Any, /) -> StoreBuilder:
+        """A copy whose missing serdes are the given ones (the config's defaults)."""
+        ...
 
     def build(self) -> Any:
         """Build a fresh, un-initialized, typed store (one per task)."""

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import MAX_TIMESTAMP
 from streams.state.api import ChangelogWriter, RestoreCallback, StateStoreContext
 from streams.state.memory import ClosedStoreMap, InMemoryKeyValueStore
 from streams.state.rocksdb import (
@@ -67,9 +68,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Largest timestamp a store key can encode (Java's ``Long.MAX_VALUE``).
-MAX_TIMESTAMP = (1 << 63) - 1
 
 #: Smallest default segment interval (Kafka Streams' 60 s floor).
 MIN_SEGMENT_INTERVAL_MS = 60_000

@@ -11,13 +11,11 @@ and the layers around it and is what a topology holds, building one store per ta
 
 from __future__ import annotations
 
-import copy
-import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from streams.errors import StateStoreError
 from streams.serdes.base import Serde
+from streams.state import window_store_builders as _windowed
 from streams.state.api import KeyValueBytesStore
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.memory import InMemoryKeyValueStore
@@ -26,7 +24,17 @@ from streams.state.rocksdb import (
     RocksDBConfigSetter,
     RocksDBKeyValueStore,
 )
+from streams.state.store_builder_base import StoreBuilderBase, validate_store_name
 from streams.state.typed import KeyValueStore
+from streams.state.window_store_builders import SessionStoreBuilder, WindowStoreBuilder
+from streams.state.window_store_suppliers import (
+    InMemorySessionBytesStoreSupplier,
+    InMemoryWindowBytesStoreSupplier,
+    RocksDBSessionBytesStoreSupplier,
+    RocksDBWindowBytesStoreSupplier,
+    SessionBytesStoreSupplier,
+    WindowBytesStoreSupplier,
+)
 
 if TYPE_CHECKING:
     from rocksdict import Options
@@ -44,30 +52,6 @@ __all__ = [
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-# Store names become part of the changelog topic name and a directory name, so they are held
-# to Kafka's topic-name alphabet.
-_LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]+")
-_MAX_NAME_LENGTH = 200
-
-
-def validate_store_name(name: str) -> str:
-    """Return ``name`` if it is a legal store name, else raise :class:`StateStoreError`.
-
-    Legal: 1-200 characters from ``[a-zA-Z0-9._-]``, not ``.`` or ``..`` (the name is used in
-    the changelog topic ``<application.id>-<name>-changelog`` and as a directory name).
-    """
-    if (
-        not isinstance(name, str)
-        or not _LEGAL_NAME.fullmatch(name)
-        or name in (".", "..")
-        or len(name) > _MAX_NAME_LENGTH
-    ):
-        raise StateStoreError(
-            f"invalid state store name {name!r}: use 1-{_MAX_NAME_LENGTH} characters from "
-            "[a-zA-Z0-9._-] (it becomes part of the changelog topic name and a directory name)"
-        )
-    return name
 
 
 @runtime_checkable
@@ -178,137 +162,7 @@ class RocksDBKeyValueBytesStoreSupplier:
         return f"RocksDBKeyValueBytesStoreSupplier({self._name!r})"
 
 
-class _Supplier(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def persistent(self) -> bool: ...
-
-
-S = TypeVar("S", bound=_Supplier)
-
-
-class _StoreBuilderBase(Generic[K, V, S]):
-    """What the key-value, window and session store builders share: the ``StoreBuilder`` shape.
-
-    The ``with_*`` methods change the builder and return it, for chaining (as in Kafka
-    Streams); :meth:`with_default_serdes` returns a copy. Logging is enabled by default.
-    Caching is off by default; when enabled, a task puts the record cache
-    (``streams.state.cache``) in front of key-value stores; window and session stores ignore it.
-    """
-
-    #: Kind of store named in error messages, the factory that makes this builder, and the
-    #: class name shown by ``repr``.
-    _kind = "state"
-    _factory = "Stores.key_value_store_builder"
-    _repr_name = "KeyValueStoreBuilder"
-
-    def __init__(self, supplier: S, key_serde: Serde[K] | None, value_serde: Serde[V] | None) -> None:
-        """Builder over ``supplier`` with the given serdes (None: filled in later)."""
-        self._supplier = supplier
-        self._key_serde = key_serde
-        self._value_serde = value_serde
-        self._logging_enabled = True
-        self._log_config: dict[str, str] = {}
-        self._caching_enabled = False
-
-    @property
-    def name(self) -> str:
-        """Name of the stores built."""
-        return self._supplier.name
-
-    @property
-    def supplier(self) -> S:
-        """The supplier of the innermost bytes stores."""
-        return self._supplier
-
-    @property
-    def persistent(self) -> bool:
-        """Whether the built stores keep data on disk."""
-        return self._supplier.persistent
-
-    @property
-    def key_serde(self) -> Serde[K] | None:
-        """Key serde, or None if the default is still to be applied."""
-        return self._key_serde
-
-    @property
-    def value_serde(self) -> Serde[V] | None:
-        """Value serde, or None if the default is still to be applied."""
-        return self._value_serde
-
-    @property
-    def logging_enabled(self) -> bool:
-        """Whether built stores send their changes to a changelog topic."""
-        return self._logging_enabled
-
-    @property
-    def log_config(self) -> dict[str, str]:
-        """Extra topic configs for the changelog topic (a copy)."""
-        return dict(self._log_config)
-
-    @property
-    def caching_enabled(self) -> bool:
-        """Whether a task puts the record cache in front of the built stores."""
-        return self._caching_enabled
-
-    def with_logging_enabled(self, config: dict[str, Any] | None = None) -> Self:
-        """Log changes to ``<application.id>-<name>-changelog``, with extra topic ``config``."""
-        self._logging_enabled = True
-        self._log_config = {str(k): str(v) for k, v in (config or {}).items()}
-        return self
-
-    def with_logging_disabled(self) -> Self:
-        """Do not log changes: the store is not fault tolerant (it starts empty on a new host)."""
-        self._logging_enabled = False
-        self._log_config = {}
-        return self
-
-    def with_caching_enabled(self) -> Self:
-        """Put the record cache in front of the built stores (key-value stores only)."""
-        self._caching_enabled = True
-        return self
-
-    def with_caching_disabled(self) -> Self:
-        """Do not cache."""
-        self._caching_enabled = False
-        return self
-
-    def with_default_serdes(
-        self, key_serde: Serde[Any] | None, value_serde: Serde[Any] | None
-    ) -> Self:
-        """A copy of this builder whose missing (None) serdes are replaced by the given ones."""
-        other = copy.copy(self)
-        other._log_config = dict(self._log_config)
-        if other._key_serde is None:
-            other._key_serde = key_serde
-        if other._value_serde is None:
-            other._value_serde = value_serde
-        return other
-
-    def _serdes(self) -> tuple[Serde[K], Serde[V]]:
-        if self._key_serde is None or self._value_serde is None:
-            missing = "key" if self._key_serde is None else "value"
-            raise StateStoreError(
-                f"{self._kind} store {self.name!r} has no {missing} serde: pass one to "
-                f"{self._factory}(...) or configure the default serdes"
-            )
-        return self._key_serde, self._value_serde
-
-    def _check_name(self, store_name: str) -> None:
-        if store_name != self.name:
-            raise StateStoreError(
-                f"supplier for state store {self.name!r} returned a store named {store_name!r}"
-            )
-
-    def __repr__(self) -> str:
-        return (
-            f"{self._repr_name}(name={self.name!r}, supplier={self._supplier!r}, "
-            f"logging_enabled={self._logging_enabled}, caching_enabled={self._caching_enabled})"
-        )
-
-
-class KeyValueStoreBuilder(_StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
+class KeyValueStoreBuilder(StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
     """Builds typed key-value stores: ``KeyValueStore -> [ChangeLogging] -> supplier's store``.
 
     Implements :class:`~streams.state.api.StoreBuilder`. The ``with_*`` methods change this
@@ -337,9 +191,16 @@ class KeyValueStoreBuilder(_StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
 class Stores:
     """Factory of store suppliers and builders (Kafka Streams' ``Stores``).
 
+    Key-value, window and session stores, in memory or on RocksDB. The window and session
+    factories are those of :mod:`streams.state.window_store_builders`, which has the details.
+
     Example::
 
         Stores.key_value_store_builder(Stores.in_memory_key_value_store("seen"), String(), Bytes())
+        Stores.window_store_builder(
+            Stores.persistent_window_store("clicks", retention_ms=3_600_000, window_size_ms=60_000),
+            String(), Long(),
+        )
     """
 
     @staticmethod
@@ -375,6 +236,97 @@ class Stores:
         """Builder of typed key-value stores over ``supplier`` (logging enabled by default)."""
         return KeyValueStoreBuilder(supplier, key_serde, value_serde)
 
+    # -- window and session stores ---------------------------------------------------------
+
+    @staticmethod
+    def in_memory_window_store(
+        name: str, retention_ms: int, window_size_ms: int, retain_duplicates: bool = False
+    ) -> InMemoryWindowBytesStoreSupplier:
+        """Supplier of in-memory window stores (Kafka Streams' ``Stores.inMemoryWindowStore``).
+
+        Windows of ``window_size_ms`` are kept for ``retention_ms`` of stream time after their
+        start (``window_size_ms <= retention_ms``); ``retain_duplicates`` keeps every put (what
+        stream-stream joins need). See
+        :func:`~streams.state.window_store_builders.in_memory_window_store`.
+        """
+        return _windowed.in_memory_window_store(
+            name, retention_ms, window_size_ms, retain_duplicates
+        )
+
+    @staticmethod
+    def persistent_window_store(
+        name: str,
+        retention_ms: int,
+        window_size_ms: int,
+        retain_duplicates: bool = False,
+        *,
+        segment_interval_ms: int | None = None,
+        config_setter: RocksDBConfigSetter | None = None,
+        max_pending_writes: int = DEFAULT_MAX_PENDING_WRITES,
+        fsync_on_flush: bool = True,
+    ) -> RocksDBWindowBytesStoreSupplier:
+        """Supplier of RocksDB window stores (Kafka Streams' ``Stores.persistentWindowStore``).
+
+        As :meth:`in_memory_window_store`, on disk; see
+        :func:`~streams.state.window_store_builders.persistent_window_store`.
+        """
+        return _windowed.persistent_window_store(
+            name,
+            retention_ms,
+            window_size_ms,
+            retain_duplicates,
+            segment_interval_ms=segment_interval_ms,
+            config_setter=config_setter,
+            max_pending_writes=max_pending_writes,
+            fsync_on_flush=fsync_on_flush,
+        )
+
+    @staticmethod
+    def in_memory_session_store(name: str, retention_ms: int) -> InMemorySessionBytesStoreSupplier:
+        """Supplier of in-memory session stores (Kafka Streams' ``Stores.inMemorySessionStore``).
+
+        Sessions are kept for ``retention_ms`` of stream time after their end.
+        """
+        return _windowed.in_memory_session_store(name, retention_ms)
+
+    @staticmethod
+    def persistent_session_store(
+        name: str,
+        retention_ms: int,
+        *,
+        segment_interval_ms: int | None = None,
+        config_setter: RocksDBConfigSetter | None = None,
+        max_pending_writes: int = DEFAULT_MAX_PENDING_WRITES,
+        fsync_on_flush: bool = True,
+    ) -> RocksDBSessionBytesStoreSupplier:
+        """Supplier of RocksDB session stores (Kafka Streams' ``Stores.persistentSessionStore``)."""
+        return _windowed.persistent_session_store(
+            name,
+            retention_ms,
+            segment_interval_ms=segment_interval_ms,
+            config_setter=config_setter,
+            max_pending_writes=max_pending_writes,
+            fsync_on_flush=fsync_on_flush,
+        )
+
+    @staticmethod
+    def window_store_builder(
+        supplier: WindowBytesStoreSupplier,
+        key_serde: Serde[K] | None = None,
+        value_serde: Serde[V] | None = None,
+    ) -> WindowStoreBuilder[K, V]:
+        """Builder of typed window stores over ``supplier`` (logging enabled by default)."""
+        return _windowed.window_store_builder(supplier, key_serde, value_serde)
+
+    @staticmethod
+    def session_store_builder(
+        supplier: SessionBytesStoreSupplier,
+        key_serde: Serde[K] | None = None,
+        value_serde: Serde[V] | None = None,
+    ) -> SessionStoreBuilder[K, V]:
+        """Builder of typed session stores over ``supplier`` (logging enabled by default)."""
+        return _windowed.session_store_builder(supplier, key_serde, value_serde)
+
 
 if TYPE_CHECKING:
 
@@ -386,16 +338,3 @@ if TYPE_CHECKING:
 
     def _rocksdb_is_supplier(s: RocksDBKeyValueBytesStoreSupplier) -> KeyValueBytesStoreSupplier:
         return s
-
-
-def _attach_windowed_factories() -> None:
-    # window/session factories live in window_stores.py (which imports this module); attach them
-    # here so users find every store under Stores, as in Kafka Streams
-    from streams.state import window_stores as ws
-
-    Stores.in_memory_window_store = staticmethod(ws.in_memory_window_store)  # type: ignore[attr-defined]
-    Stores.persistent_window_store = staticmethod(ws.persistent_window_store)  # type: ignore[attr-defined]
-    Stores.in_memory_session_store = staticmethod(ws.in_memory_session_store)  # type: ignore[attr-defined]
-    Stores.persistent_session_store = staticmethod(ws.persistent_session_store)  # type: ignore[attr-defined]
-    Stores.window_store_builder = staticmethod(ws.window_store_builder)  # type: ignore[attr-defined]
-    Stores.session_store_builder = staticmethod(ws.session_store_builder)  # type: ignore[attr-defined]

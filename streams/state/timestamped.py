@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.errors import SerializationError
+from streams.state.stores import Stores
+from streams.state.window_store_builders import window_store_builder, windowed_changelog_config
 
 _TS = struct.Struct(">q")
 
@@ -150,8 +152,6 @@ class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
 
     def build(self) -> Any:
         """A fresh typed store with ValueAndTimestamp values."""
-        from streams.state.stores import Stores
-
         inner = Stores.key_value_store_builder(
             self.supplier, self.key_serde, ValueAndTimestampSerde(self.value_serde)
         )
@@ -216,8 +216,6 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
     @property
     def log_config(self) -> dict[str, str]:
         """compact,delete with retention = store retention + 1 day, as Kafka Streams."""
-        from streams.state.window_stores import windowed_changelog_config
-
         return windowed_changelog_config(int(self.supplier.retention_ms), self._log_config)
 
     def _copy(self, **kw: Any) -> TimestampedWindowStoreBuilder:
@@ -244,10 +242,18 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
 
     def build(self) -> Any:
         """A fresh typed window store with ValueAndTimestamp values."""
-        from streams.state.window_stores import window_store_builder
-
         inner = window_store_builder(self.supplier, self.key_serde,
                                      ValueAndTimestampSerde(self.value_serde))
         inner = (inner.with_logging_enabled(self._log_config) if self._logging
                  else inner.with_logging_disabled())
         return inner.build()
+
+
+if TYPE_CHECKING:
+    from streams.state.api import StoreBuilder
+
+    def _key_value_is_store_builder(builder: TimestampedKeyValueStoreBuilder) -> StoreBuilder:
+        return builder
+
+    def _window_is_store_builder(builder: TimestampedWindowStoreBuilder) -> StoreBuilder:
+        return builder

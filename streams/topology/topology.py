@@ -17,6 +17,7 @@ from typing import Any
 
 from streams.errors import TopologyError
 from streams.processor.api import ProcessorSupplier
+from streams.state.api import StoreBuilder, changelog_topic
 from streams.topology.nodes import (
     InternalTopic,
     Node,
@@ -43,7 +44,7 @@ class Topology:
 
     def __init__(self) -> None:
         self._nodes: dict[str, Node] = {}
-        self._stores: dict[str, Any] = {}  # store name -> StoreBuilder
+        self._stores: dict[str, StoreBuilder] = {}
         self._global_stores: set[str] = set()
         self._store_users: dict[str, list[str]] = {}
         self._internal_topics: dict[str, InternalTopic] = {}
@@ -140,8 +141,8 @@ class Topology:
         )
         return self
 
-    def add_state_store(self, store_builder: Any, *processor_names: str) -> Topology:
-        """Add a store (a StoreBuilder) and connect it to the named processors."""
+    def add_state_store(self, store_builder: StoreBuilder, *processor_names: str) -> Topology:
+        """Add a store and connect it to the named processors."""
         name = store_builder.name
         if not name:
             raise TopologyError("a state store needs a non-empty name")
@@ -186,7 +187,7 @@ class Topology:
 
     def add_global_store(
         self,
-        store_builder: Any,
+        store_builder: StoreBuilder,
         source_name: str,
         topic: str,
         processor_name: str,
@@ -196,9 +197,7 @@ class Topology:
         value_serde: Any = None,
     ) -> Topology:
         """Add a global store, fed from all partitions of ``topic`` by ``supplier``'s processor."""
-        if getattr(store_builder, "logging_enabled", False) and hasattr(
-            store_builder, "with_logging_disabled"
-        ):
+        if store_builder.logging_enabled:
             # the global topic itself is the changelog
             store_builder = store_builder.with_logging_disabled()
         self.add_source(source_name, [topic], key_serde=key_serde, value_serde=value_serde)
@@ -236,7 +235,7 @@ class Topology:
         return self._nodes
 
     @property
-    def stores(self) -> dict[str, Any]:
+    def stores(self) -> dict[str, StoreBuilder]:
         """All store builders by name."""
         return self._stores
 
@@ -277,8 +276,6 @@ class Topology:
     @staticmethod
     def changelog_topic(application_id: str, store: str) -> str:
         """``<application.id>-<store>-changelog``."""
-        from streams.state.api import changelog_topic
-
         return changelog_topic(application_id, store)
 
     def subtopologies(self) -> list[SubTopology]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from streams import Topology, serdes
-from streams.state.windowed import TimeWindow, Windowed
+from streams.processor.window_types import TimeWindow, Windowed
 from streams.testing import TopologyTestDriver
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -38,6 +38,7 @@ from streams.dsl.processors.stateless import _Base, drop_record
 from streams.errors import SerializationError
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
+from streams.serdes import Bytes
 from streams.state.timestamped import ValueAndTimestamp
 
 log = logging.getLogger(__name__)
@@ -273,8 +274,6 @@ def resolve_serde(serde: Any, which: str, context: ProcessorContext) -> Any:
     if serde is None:
         serde = context.app_configs.get(f"default.{which}.serde")
         if serde is None:
-            from streams.serdes import Bytes
-
             serde = Bytes()
     return serde
 

@@ -27,11 +27,11 @@ from typing import Any
 
 from streams.dsl.change import Change
 from streams.dsl.processors.stateless import drop_record
-from streams.dsl.processors.windowed import _late, _WindowedAggregateBase
-from streams.dsl.windows import SlidingWindows
+from streams.dsl.processors.window_aggregate import _late, _WindowedAggregateBase
+from streams.dsl.window_specs import SlidingWindows
 from streams.processor.record import Record
+from streams.processor.window_types import TimeWindow, Windowed
 from streams.state.timestamped import ValueAndTimestamp
-from streams.state.windowed import TimeWindow, Windowed
 
 
 class SlidingWindowAggregateProcessor(_WindowedAggregateBase):

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.dsl.processors.stateless import _Base, drop_record
 from streams.errors import SerializationError
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
+from streams.state.stores import Stores
+
+if TYPE_CHECKING:
+    from streams.state.api import StoreBuilder
 
 _TS = struct.Struct(">q")
 _LEN = struct.Struct(">I")
@@ -258,20 +262,50 @@ class LeftOrRightSerde:
 
 
 class OuterStoreBuilder:
-    """Builds the shared outer-join store with wrapper serdes (defaults filled per task)."""
+    """Builds the shared outer-join store with wrapper serdes (defaults filled per task);
+    implements :class:`~streams.state.api.StoreBuilder`. Logged, never cached."""
 
+    #: Kind of store this builder makes.
     store_type = "key_value"
 
-    def __init__(self, supplier: Any, key_serde: Any, left_serde: Any, right_serde: Any) -> None:
+    def __init__(self, supplier: Any, key_serde: Any, left_serde: Any, right_serde: Any, *,
+                 logging: bool = True) -> None:
+        """A store made by ``supplier``; None serdes are filled from the config defaults."""
         self.supplier = supplier
         self.key_serde = key_serde
         self.left_serde = left_serde
         self.right_serde = right_serde
+        self._logging = logging
 
-    name = property(lambda self: str(self.supplier.name))
-    persistent = property(lambda self: bool(self.supplier.persistent))
-    logging_enabled = True
-    log_config: dict[str, str] = {}
+    @property
+    def name(self) -> str:
+        """Store name."""
+        return str(self.supplier.name)
+
+    @property
+    def persistent(self) -> bool:
+        """True for RocksDB-backed stores."""
+        return bool(self.supplier.persistent)
+
+    @property
+    def logging_enabled(self) -> bool:
+        """Whether a changelog topic backs the store (yes, unless disabled)."""
+        return self._logging
+
+    @property
+    def log_config(self) -> dict[str, str]:
+        """No extra changelog topic configs."""
+        return {}
+
+    @property
+    def caching_enabled(self) -> bool:
+        """False: the join reads and writes the store on every record."""
+        return False
+
+    def with_logging_disabled(self) -> OuterStoreBuilder:
+        """A copy without changelog."""
+        return OuterStoreBuilder(self.supplier, self.key_serde, self.left_serde,
+                                 self.right_serde, logging=False)
 
     def with_default_serdes(self, key_default: Any, value_default: Any) -> OuterStoreBuilder:
         """A copy with missing serdes filled."""
@@ -280,12 +314,20 @@ class OuterStoreBuilder:
             self.key_serde if self.key_serde is not None else key_default,
             self.left_serde if self.left_serde is not None else value_default,
             self.right_serde if self.right_serde is not None else value_default,
+            logging=self._logging,
         )
 
     def build(self) -> Any:
         """A fresh typed KV store."""
-        from streams.state.stores import Stores
-
-        return Stores.key_value_store_builder(
+        builder = Stores.key_value_store_builder(
             self.supplier, JoinSideKeySerde(self.key_serde),
-            LeftOrRightSerde(self.left_serde, self.right_serde)).build()
+            LeftOrRightSerde(self.left_serde, self.right_serde))
+        if not self._logging:
+            builder = builder.with_logging_disabled()
+        return builder.build()
+
+
+if TYPE_CHECKING:
+
+    def _is_store_builder(builder: OuterStoreBuilder) -> StoreBuilder:
+        return builder

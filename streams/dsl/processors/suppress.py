@@ -28,12 +28,12 @@ import heapq
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streams.dsl.change import Change
 from streams.dsl.getters import Get, GetterFactory
 from streams.dsl.processors.stateless import _Base, drop_record
-from streams.errors import ProcessorError, StateStoreError, StreamsError
+from streams.errors import InvalidStateStoreError, ProcessorError, StateStoreError, StreamsError
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 from streams.state.api import (
@@ -42,6 +42,7 @@ from streams.state.api import (
     RestoreCallback,
     StateStore,
     StateStoreContext,
+    StoreBuilder,
     changelog_topic,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
@@ -279,8 +280,6 @@ class SuppressionBuffer:
 
     def _check_open(self) -> None:
         if not self._open:
-            from streams.errors import InvalidStateStoreError
-
             raise InvalidStateStoreError(f"suppression buffer {self.name!r} is not open")
         if self._stale:
             self._reload()
@@ -558,3 +557,9 @@ def suppressed_getter(parent: GetterFactory, store: str) -> GetterFactory:
         return view
 
     return (store, *(s for s in stores if s != store)), make
+
+
+if TYPE_CHECKING:
+
+    def _is_store_builder(builder: SuppressionBufferBuilder) -> StoreBuilder:
+        return builder

@@ -14,7 +14,7 @@ from streams import (
     serdes,
 )
 from streams.errors import InvalidStateStoreError
-from streams.state.windowed import SessionWindow, TimeWindow, Windowed
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.testing import clients
 from streams.testing.clients import ProducerRecord
 

@@ -24,9 +24,9 @@ import pytest
 
 from streams import Consumed, Materialized, Produced, Record, StreamsBuilder, serdes
 from streams.dsl.suppress import EmitStrategy
-from streams.dsl.windows import SlidingWindows
+from streams.dsl.window_specs import SlidingWindows
 from streams.errors import TopologyError
-from streams.state.windowed import TimeWindow, Windowed
+from streams.processor.window_types import TimeWindow, Windowed
 from streams.testing import TopologyTestDriver
 
 S, L = serdes.String(), serdes.Long()

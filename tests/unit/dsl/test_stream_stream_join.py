@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from streams import Consumed, Produced, StreamsBuilder, serdes
-from streams.dsl.windows import JoinWindows
+from streams.dsl.window_specs import JoinWindows
 from streams.testing import TopologyTestDriver
 from streams.topology.topology import Topology
 

@@ -37,7 +37,7 @@ from streams.dsl.processors.suppress import (
     encode_entry,
 )
 from streams.dsl.suppress import BufferFullStrategy
-from streams.dsl.windows import SessionWindows, TimeWindows
+from streams.dsl.window_specs import SessionWindows, TimeWindows
 from streams.errors import StateStoreError, TopologyError
 from streams.testing import TopologyTestDriver
 

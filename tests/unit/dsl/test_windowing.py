@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from streams import Consumed, Grouped, Materialized, Produced, Record, StreamsBuilder, serdes
-from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
+from streams.dsl.window_specs import SessionWindows, SlidingWindows, TimeWindows
 from streams.errors import TopologyError
-from streams.state.windowed import SessionWindow, TimeWindow, Windowed
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.testing import TopologyTestDriver
 
 S, L = serdes.String(), serdes.Long()
@@ -476,7 +476,7 @@ def test_store_type_is_honoured(store_type: str) -> None:
 
 def test_sliding_windows_are_routed_to_the_sliding_windowed_stream() -> None:
     # the aggregations themselves are checked in test_sliding_windows.py
-    from streams.dsl.windowed import SlidingWindowedKStream
+    from streams.dsl.windowed_kstream import SlidingWindowedKStream
 
     b = StreamsBuilder()
     g = b.stream("in", STR).group_by_key()

@@ -10,11 +10,11 @@ import pytest
 
 from streams import serdes
 from streams.errors import SerializationError
-from streams.serdes.windowed import SessionWindowedSerde, TimeWindowedSerde
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
+from streams.serdes.windowed_keys import SessionWindowedSerde, TimeWindowedSerde
 from streams.state.segments import MAX_TIMESTAMP
-from streams.state.session import session_store_key
-from streams.state.window import window_store_key
-from streams.state.windowed import SessionWindow, TimeWindow, Windowed
+from streams.state.session_bytes_store import session_store_key
+from streams.state.window_bytes_store import window_store_key
 
 
 def test_time_windowed_layout_is_key_then_start() -> None:

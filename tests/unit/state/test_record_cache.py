@@ -21,9 +21,10 @@ from streams.state.cache import (
     ThreadCache,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
+from streams.state.changelogging_window import ChangeLoggingWindowStore
 from streams.state.memory import InMemoryKeyValueStore
 from streams.state.typed import KeyValueStore
-from streams.state.windowed import ChangeLoggingWindowStore, WindowStore
+from streams.state.typed_window import WindowStore
 from streams.testing import TopologyTestDriver
 
 Flushed = list[tuple[Any, Any, Any, int, Any]]
@@ -248,7 +249,7 @@ def test_a_processor_api_store_built_with_caching_is_written_behind() -> None:
 # --------------------------------------------------------------------------- window stores
 def cached_window_store(context: FakeContext, segment_ms: int = 100,
                         ) -> tuple[CachingWindowStore, WindowStore[str, int], list[Any]]:
-    from streams.state.window import InMemoryWindowStore
+    from streams.state.window_bytes_store import InMemoryWindowStore
 
     context.topic, context.partition, context.offset, context.headers = None, None, None, None
     typed: WindowStore[str, int] = WindowStore(ChangeLoggingWindowStore(
@@ -307,7 +308,7 @@ def test_window_scans_merge_the_cache_in_the_stores_order(
 
 
 def W(key: str, start: int) -> Any:
-    from streams.state.windowed import TimeWindow, Windowed
+    from streams.processor.window_types import TimeWindow, Windowed
 
     return Windowed(key, TimeWindow(start, start + 10))
 

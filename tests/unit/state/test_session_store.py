@@ -11,26 +11,23 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import SessionWindow, Windowed
+from streams.state.changelogging_window import ChangeLoggingSessionStore
 from streams.state.segments import MAX_TIMESTAMP
-from streams.state.session import (
+from streams.state.session_bytes_store import (
     InMemorySessionStore,
     RocksDBSessionStore,
     session_store_key,
     split_session_store_key,
 )
-from streams.state.window_stores import (
+from streams.state.typed_window import SessionStore
+from streams.state.window_store_builders import (
     InMemorySessionBytesStoreSupplier,
     RocksDBSessionBytesStoreSupplier,
     SessionBytesStoreSupplier,
     in_memory_session_store,
     persistent_session_store,
     session_store_builder,
-)
-from streams.state.windowed import (
-    ChangeLoggingSessionStore,
-    SessionStore,
-    SessionWindow,
-    Windowed,
 )
 
 RETENTION = 100_000  # segment interval 60 000

@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import TimeWindow, Windowed
+from streams.state.changelogging_window import ChangeLoggingWindowStore
 from streams.state.segments import MAX_TIMESTAMP, default_segment_interval, range_upper_bound
-from streams.state.window import (
+from streams.state.typed_window import WindowStore
+from streams.state.window_bytes_store import (
     InMemoryWindowStore,
     RocksDBWindowStore,
     split_window_store_key,
     window_store_key,
 )
-from streams.state.window_stores import (
+from streams.state.window_store_builders import (
     InMemoryWindowBytesStoreSupplier,
     RocksDBWindowBytesStoreSupplier,
     WindowBytesStoreSupplier,
@@ -28,7 +31,6 @@ from streams.state.window_stores import (
     persistent_window_store,
     window_store_builder,
 )
-from streams.state.windowed import ChangeLoggingWindowStore, TimeWindow, Windowed, WindowStore
 
 RETENTION = 100_000
 SIZE = 10_000

@@ -13,10 +13,10 @@ from typing import Any
 from streams.dsl.change import Change
 from streams.dsl.processors.aggregate import _StoreBase
 from streams.dsl.processors.stateless import drop_record
-from streams.dsl.windows import SessionWindows, TimeWindows
+from streams.dsl.window_specs import SessionWindows, TimeWindows
 from streams.processor.record import Record
+from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
 from streams.state.timestamped import ValueAndTimestamp
-from streams.state.windowed import SessionWindow, TimeWindow, Windowed
 
 
 def _late(context: Any, node: str, detail: str) -> None:

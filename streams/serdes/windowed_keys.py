@@ -1,4 +1,4 @@
-"""Serdes of windowed keys (:class:`~streams.state.windowed.Windowed`), for output topics.
+"""Serdes of windowed keys (:class:`~streams.processor.window_types.Windowed`), for output topics.
 
 The byte layouts are Kafka Streams', so Java consumers can read what a windowed aggregation
 writes (and the other way round):
@@ -21,8 +21,8 @@ import struct
 from typing import Any, Generic, TypeVar
 
 from streams.errors import SerializationError
+from streams.processor.window_types import SessionWindow, Windowed, time_window_for_size
 from streams.serdes.base import Headers, Serde, _deserialize_error, _serialize_error
-from streams.state.windowed import SessionWindow, Windowed, time_window_for_size
 
 __all__ = ["SessionWindowedSerde", "TimeWindowedSerde"]
 

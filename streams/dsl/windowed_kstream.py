@@ -1,10 +1,15 @@
 """Windowed grouped streams: ``grouped.windowed_by(...)`` then count, reduce or aggregate.
 
-The result is a KTable keyed by :class:`~streams.state.windowed.Windowed` keys; its
+The result is a KTable keyed by :class:`~streams.processor.window_types.Windowed` keys; its
 ``to_stream()`` writes them with :class:`~streams.serdes.TimeWindowedSerde` /
 :class:`~streams.serdes.SessionWindowedSerde` keys unless a Produced serde says otherwise.
 Time-window aggregations forward through the record cache (one update per window per commit);
 session and sliding windows forward every update (their stores are not cached yet).
+
+The windowed streams make no KTable themselves: the grouped stream they come from aggregates
+(``KGroupedStream._aggregate``) and the table applies the emit strategy, so this module does
+not import :mod:`streams.dsl.grouped` or :mod:`streams.dsl.ktable` (which import it), except
+for type annotations.
 """
 
 from __future__ import annotations
@@ -12,25 +17,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streams.dsl.builder import UNKNOWN
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.params import Materialized
-from streams.dsl.processors.windowed import (
+from streams.dsl.processors.sliding import SlidingWindowAggregateProcessor
+from streams.dsl.processors.window_aggregate import (
     SessionWindowAggregateProcessor,
     TimeWindowAggregateProcessor,
 )
-from streams.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
+from streams.dsl.suppress import windowed_result, with_emit_strategy
+from streams.dsl.unknown_serde import UNKNOWN_SERDE
+from streams.dsl.window_specs import SessionWindows, SlidingWindows, TimeWindows
 from streams.errors import TopologyError
+from streams.serdes import Long
+from streams.serdes.windowed_keys import SessionWindowedSerde, TimeWindowedSerde
+from streams.state.timestamped import TimestampedWindowStoreBuilder
+from streams.state.window_store_builders import (
+    in_memory_session_store,
+    in_memory_window_store,
+    persistent_session_store,
+    persistent_window_store,
+    session_store_builder,
+)
 
 if TYPE_CHECKING:
     from streams.dsl.grouped import KGroupedStream
     from streams.dsl.ktable import KTable
-
-
-def _long() -> Any:
-    from streams.serdes import Long
-
-    return Long()
 
 
 def _retention(store: str, materialized: Materialized, minimum: int) -> int:
@@ -47,9 +58,6 @@ def _retention(store: str, materialized: Materialized, minimum: int) -> int:
 def _window_store(grouped: KGroupedStream, name: str, m: Materialized, retention: int,
                   size: int, ks: Any, vs: Any, caching: bool) -> Any:
     """The timestamped window store builder of a time or sliding windowed aggregation."""
-    from streams.state.timestamped import TimestampedWindowStoreBuilder
-    from streams.state.window_stores import in_memory_window_store, persistent_window_store
-
     supplier: Any
     if grouped._builder.store_type(m) == "in_memory":
         supplier = in_memory_window_store(name, retention, size)
@@ -74,14 +82,12 @@ class _FixedSizeWindowAggregations:
         ``EmitStrategy.on_window_update()`` (default, every update) or
         ``EmitStrategy.on_window_close()`` (only each window's final result, once stream time
         reaches its end + grace; implemented with a final-results suppression buffer)."""
-        from streams.dsl.suppress import with_emit_strategy
-
         return with_emit_strategy(self, strategy)
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Records per key and window."""
         m = materialized or Materialized()
-        vs = m.value_serde if m.value_serde is not None else _long()
+        vs = m.value_serde if m.value_serde is not None else Long()
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", m, name, vs,
                          lambda: 0, lambda v, agg: agg + 1, False)
 
@@ -98,7 +104,7 @@ class _FixedSizeWindowAggregations:
         require_arity(initializer, 0, "aggregate", "initializer()")
         wk = takes_key(aggregator, 2, "aggregate")
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
-                         name, UNKNOWN, initializer, aggregator, wk)
+                         name, UNKNOWN_SERDE, initializer, aggregator, wk)
 
 
 
@@ -117,15 +123,11 @@ class TimeWindowedKStream(_FixedSizeWindowAggregations):
                              m.caching)
 
     def _key_serde(self, ks: Any) -> Any:
-        from streams.serdes.windowed import TimeWindowedSerde
-
         return TimeWindowedSerde(ks, self.windows.size_ms)
 
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any] | None,
              aggregator: Callable[..., Any], with_key: bool) -> KTable:
-        from streams.dsl.suppress import windowed_result
-
         windows = self.windows
         table = self._grouped._aggregate(
             prefix, store_prefix, materialized, name, vs,
@@ -145,12 +147,6 @@ class SessionWindowedKStream:
         self.windows = windows
 
     def _store(self, name: str, m: Materialized, ks: Any, vs: Any) -> Any:
-        from streams.state.window_stores import (
-            in_memory_session_store,
-            persistent_session_store,
-            session_store_builder,
-        )
-
         retention = _retention(name, m, self.windows.retention_ms)
         supplier: Any
         if self._grouped._builder.store_type(m) == "in_memory":
@@ -163,15 +159,11 @@ class SessionWindowedKStream:
 
     @staticmethod
     def _key_serde(ks: Any) -> Any:
-        from streams.serdes.windowed import SessionWindowedSerde
-
         return SessionWindowedSerde(ks)
 
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any],
              aggregator: Callable[..., Any], merger: Callable[..., Any], with_key: bool) -> KTable:
-        from streams.dsl.suppress import windowed_result
-
         windows = self.windows
         table = self._grouped._aggregate(
             prefix, store_prefix, materialized, name, vs,
@@ -189,14 +181,12 @@ class SessionWindowedKStream:
         """A copy whose aggregations emit per ``strategy`` (KIP-825):
         ``EmitStrategy.on_window_update()`` (default) or ``EmitStrategy.on_window_close()``
         (only each session's final result, once stream time passes its end + gap + grace)."""
-        from streams.dsl.suppress import with_emit_strategy
-
         return with_emit_strategy(self, strategy)
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Records per key and session."""
         m = materialized or Materialized()
-        vs = m.value_serde if m.value_serde is not None else _long()
+        vs = m.value_serde if m.value_serde is not None else Long()
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", m, name, vs,
                          lambda: 0, lambda v, agg: agg + 1, lambda a, b: a + b, False)
 
@@ -224,7 +214,7 @@ class SessionWindowedKStream:
         if takes_key(merger, 2, "aggregate merger") != wk:
             raise TopologyError("aggregate: aggregator and merger must both take the key or not")
         return self._run("KSTREAM-AGGREGATE-", "KSTREAM-AGGREGATE-STATE-STORE-", materialized,
-                         name, UNKNOWN, initializer, aggregator, merger, wk)
+                         name, UNKNOWN_SERDE, initializer, aggregator, merger, wk)
 
 
 class SlidingWindowedKStream(_FixedSizeWindowAggregations):
@@ -258,16 +248,11 @@ class SlidingWindowedKStream(_FixedSizeWindowAggregations):
         return _window_store(self._grouped, name, m, retention, d, ks, vs, False)
 
     def _key_serde(self, ks: Any) -> Any:
-        from streams.serdes.windowed import TimeWindowedSerde
-
         return TimeWindowedSerde(ks, self.windows.time_difference_ms)
 
     def _run(self, prefix: str, store_prefix: str, materialized: Materialized | None,
              name: str | None, vs: Any, initializer: Callable[[], Any] | None,
              aggregator: Callable[..., Any], with_key: bool) -> KTable:
-        from streams.dsl.processors.sliding import SlidingWindowAggregateProcessor
-        from streams.dsl.suppress import windowed_result
-
         windows = self.windows
         table = self._grouped._aggregate(
             prefix, store_prefix, materialized, name, vs,

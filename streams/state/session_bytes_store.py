@@ -410,7 +410,7 @@ class RocksDBSessionStore(SegmentedSessionStore, RocksDBSegmentedStore):
     """A persistent session store: one RocksDB database per segment (by session end).
 
     Same directory layout, write batching and options as
-    :class:`~streams.state.window.RocksDBWindowStore`.
+    :class:`~streams.state.window_bytes_store.RocksDBWindowStore`.
     """
 
     def __init__(
