@@ -18,35 +18,10 @@ import pytest
 from streams.errors import KafkaUnavailableError, StreamsError
 from streams.testing import clients
 from streams.testing.local_kafka import LocalKafka, sweep_stale_data_dirs
+from streams.testing.murmur2 import murmur2_partition
 from streams.testing.pytest_plugin import TopicFactory
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The Java client's default partition for a keyed record (murmur2, positive)."""
-    seed, m, r = 0x9747B28C, 0x5BD1E995, 24
-    length = len(key)
-    h = (seed ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = (h * m) & 0xFFFFFFFF
-        h ^= k
-    tail = key[length - length % 4 :]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if len(tail) >= 1:
-        h ^= tail[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
 
 
 def _gone(pid: int) -> bool:

@@ -35,33 +35,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 
 from streams.engine.message import Message
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The Java client's default partition for a keyed record (murmur2, positive, modulo)."""
-    m, r = 0x5BD1E995, 24
-    length = len(key)
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i:i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = (h * m) & 0xFFFFFFFF
-        h ^= k
-    rest = length % 4
-    tail = key[length - rest:]
-    if rest == 3:
-        h ^= tail[2] << 16
-    if rest >= 2:
-        h ^= tail[1] << 8
-    if rest >= 1:
-        h ^= tail[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
+from streams.testing.murmur2 import murmur2_partition
 
 
 @dataclass
