@@ -21,6 +21,7 @@ from streams import (
     Topology,
     serdes,
 )
+from streams.engine.message import Message
 from streams.engine.task import Task, TaskId
 from streams.processor import RecordMetadata
 from streams.state import Stores
@@ -311,33 +312,6 @@ def test_store_iteration_follows_serialized_key_bytes_not_python_order() -> None
 
 
 # --------------------------------------------------------------------------- commit, via a Task
-class _Msg:
-    def __init__(self, topic: str, partition: int, offset: int, ts: int, key: bytes | None,
-                 value: bytes | None) -> None:
-        self._t, self._p, self._o, self._ts, self._k, self._v = topic, partition, offset, ts, key, value
-
-    def topic(self) -> str:
-        return self._t
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-    def key(self) -> bytes | None:
-        return self._k
-
-    def value(self) -> bytes | None:
-        return self._v
-
-    def headers(self) -> None:
-        return None
-
-
 class _Collector:
     def __init__(self) -> None:
         self.sent: list[tuple[Any, ...]] = []
@@ -364,10 +338,11 @@ def test_context_commit_sets_the_task_commit_flag_until_the_commit(tmp_path: Pat
                 wall_clock=lambda: 0, state_dir=tmp_path / "0_3")
     task.initialize()
     task.init_processors()
-    task.add_records(("in", 3), [_Msg("in", 3, 40, 1, b"k", b"a")])
+    task.add_records(("in", 3), [Message("in", 3, 40, 1, b"k", b"a")])
     task.process()
     assert task.commit_requested is False
-    task.add_records(("in", 3), [_Msg("in", 3, 41, 2, b"k", b"x"), _Msg("in", 3, 42, 3, b"k", b"b")])
+    task.add_records(("in", 3), [Message("in", 3, 41, 2, b"k", b"x"),
+                                  Message("in", 3, 42, 3, b"k", b"b")])
     task.process()
     assert task.commit_requested is True
     assert task.prepare_commit() == {("in", 3): 43}  # next offset to read
