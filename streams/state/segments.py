@@ -43,12 +43,11 @@ from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.processor.window_types import MAX_TIMESTAMP
 from streams.state.api import ChangelogWriter, RestoreCallback, StateStoreContext
 from streams.state.memory import ClosedStoreMap, InMemoryKeyValueStore
-from streams.state.rocksdb import (
+from streams.state.rocksdb import RocksDBKeyValueStore, destroy_store_dir
+from streams.state.rocksdb_options import (
     DEFAULT_MAX_PENDING_WRITES,
     RocksDBConfigSetter,
-    RocksDBKeyValueStore,
     default_rocksdb_options,
-    destroy_store_dir,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +200,7 @@ class RocksDBSegmentBackend:
     """Segments on RocksDB: one database per segment, ``<task dir>/<store>/<store>.<start ms>``.
 
     All segments of a store share one ``rocksdict.Options`` (and so one block cache), made by
-    ``options_factory`` or :func:`~streams.state.rocksdb.default_rocksdb_options` and adjusted
+    ``options_factory`` or :func:`~streams.state.rocksdb_options.default_rocksdb_options` and adjusted
     once by ``config_setter(store_name, options)``. Each segment batches its writes until
     ``flush`` like any :class:`~streams.state.rocksdb.RocksDBKeyValueStore`, and reads see
     pending writes (point reads through the pending dict; scans write the batch first).

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.state.api import StateStore
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.segments import (
     MAX_TIMESTAMP,
     InMemorySegmentBackend,
