@@ -33,8 +33,10 @@ from streams.dsl.processors.fk_join import (
     ResponseJoinProcessor,
     SubscriptionJoinProcessor,
     SubscriptionReceiveProcessor,
-    SubscriptionResponseWrapperSerde,
     SubscriptionSendProcessor,
+)
+from streams.dsl.processors.fk_join_formats import (
+    SubscriptionResponseWrapperSerde,
     SubscriptionWrapperSerde,
     response_partitioner,
 )

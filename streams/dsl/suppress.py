@@ -21,10 +21,10 @@ Example::
         .to("clicks-per-minute"))
 
 The DSL wiring lives here too (:func:`build_suppress`, :func:`apply_emit_strategy`, the window
-grace registry); the processor and its buffer store are in
-:mod:`streams.dsl.processors.suppress`. The wiring works on the table it is given and never
-makes one: ``KTable.suppress`` wraps what :func:`build_suppress` added in a new KTable, so this
-module does not import :mod:`streams.dsl.ktable` (which imports it).
+grace registry); the processor is in :mod:`streams.dsl.processors.suppress`, its buffer store
+in :mod:`streams.dsl.processors.suppression_buffer`. The wiring works on the table it is given
+and never makes one: ``KTable.suppress`` wraps what :func:`build_suppress` added in a new
+KTable, so this module does not import :mod:`streams.dsl.ktable` (which imports it).
 """
 
 from __future__ import annotations
@@ -37,11 +37,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from streams.dsl.getters import GetterFactory
-from streams.dsl.processors.suppress import (
-    KTableSuppressProcessor,
-    SuppressionBufferBuilder,
-    suppressed_getter,
-)
+from streams.dsl.processors.suppress import KTableSuppressProcessor, suppressed_getter
+from streams.dsl.processors.suppression_buffer import SuppressionBufferBuilder
 from streams.dsl.unknown_serde import known_serde
 from streams.errors import TopologyError
 from streams.state.stores import Stores

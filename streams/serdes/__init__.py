@@ -19,19 +19,9 @@ Example::
 from streams.serdes.avro import Avro, AvroSchema, ConfluentAvro, SubjectNameStrategy
 from streams.serdes.base import BaseSerde, Headers, Serde, is_bytes_serde
 from streams.serdes.factory import from_type
-from streams.serdes.primitives import (
-    UUID,
-    Boolean,
-    Bytes,
-    Double,
-    Float,
-    Integer,
-    List,
-    Long,
-    Short,
-    String,
-    Void,
-)
+from streams.serdes.lists import List
+from streams.serdes.numeric import Double, Float, Integer, Long, Short
+from streams.serdes.primitives import UUID, Boolean, Bytes, String, Void
 from streams.serdes.structured import Json, MsgPack
 from streams.serdes.windowed_keys import SessionWindowedSerde, TimeWindowedSerde
 

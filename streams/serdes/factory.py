@@ -12,7 +12,8 @@ import msgspec
 
 from streams.errors import ConfigError
 from streams.serdes.base import Serde
-from streams.serdes.primitives import UUID, Boolean, Bytes, Double, Long, String, Void
+from streams.serdes.numeric import Double, Long
+from streams.serdes.primitives import UUID, Boolean, Bytes, String, Void
 from streams.serdes.structured import Json
 
 __all__ = ["from_type"]

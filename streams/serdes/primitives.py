@@ -1,4 +1,5 @@
-"""Serdes with the exact byte layouts of Kafka's Java ``Serdes`` (``org.apache.kafka.common``).
+"""Serdes with the exact byte layouts of Kafka's Java ``Serdes`` (``org.apache.kafka.common``):
+bytes, text, boolean, UUID and void.
 
 Records written by these serdes can be read by Java, Kafka Connect or ksqlDB with the
 matching Java serde, and the other way round:
@@ -8,50 +9,25 @@ streams             Java                         bytes
 ==================  ===========================  ==========================================
 ``Bytes()``         ``Serdes.ByteArray()``       unchanged
 ``String()``        ``Serdes.String()``          UTF-8 (or the given encoding)
-``Short()``         ``Serdes.Short()``           2 bytes, big-endian two's complement
-``Integer()``       ``Serdes.Integer()``         4 bytes, big-endian two's complement
-``Long()``          ``Serdes.Long()``            8 bytes, big-endian two's complement
-``Float()``         ``Serdes.Float()``           4 bytes, IEEE-754 binary32, big-endian
-``Double()``        ``Serdes.Double()``          8 bytes, IEEE-754 binary64, big-endian
 ``Boolean()``       ``Serdes.Boolean()``         1 byte, ``0x01`` true / ``0x00`` false
 ``UUID()``          ``Serdes.UUID()``            36-char string form, UTF-8
 ``Void()``          ``Serdes.Void()``            only ``None``
-``List(inner)``     ``Serdes.ListSerde(...)``    see :class:`List`
 ==================  ===========================  ==========================================
+
+The numbers (``Short``, ``Integer``, ``Long``, ``Float``, ``Double``) are in
+:mod:`streams.serdes.numeric`, ``List`` in :mod:`streams.serdes.lists`.
 """
 
 from __future__ import annotations
 
 import codecs
-import struct
 import uuid as _uuid
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 from streams.errors import ConfigError, SerializationError
-from streams.serdes.base import (
-    BaseSerde,
-    Headers,
-    Serde,
-    _deserialize_error,
-    _serialize_error,
-)
+from streams.serdes.base import BaseSerde, Headers, _deserialize_error, _serialize_error
 
-T = TypeVar("T")
-
-__all__ = [
-    "UUID",
-    "Boolean",
-    "Bytes",
-    "Double",
-    "Float",
-    "Integer",
-    "List",
-    "Long",
-    "Short",
-    "String",
-    "Void",
-]
+__all__ = ["UUID", "Boolean", "Bytes", "String", "Void"]
 
 
 class Bytes(BaseSerde[bytes]):
@@ -146,147 +122,6 @@ class String(BaseSerde[str]):
         if self.errors != "strict":
             args += f", errors={self.errors!r}"
         return f"String({args})"
-
-
-class _FixedWidth(BaseSerde[T]):
-    """A number packed with one precompiled ``struct.Struct`` (a fixed number of bytes)."""
-
-    _format: ClassVar[str]
-    _java: ClassVar[str]  # the Java deserializer's class name, for Java's error messages
-    size: ClassVar[int]
-
-    def __init__(self) -> None:
-        packer = struct.Struct(self._format)
-        self._pack: Callable[[Any], bytes] = packer.pack
-        self._unpack: Callable[[bytes], tuple[Any, ...]] = packer.unpack
-
-    def serialize(
-        self, topic: str, value: T | None, headers: Headers | None = None
-    ) -> bytes | None:
-        """Pack ``value`` big-endian; out-of-range values raise ``SerializationError``."""
-        if value is None:
-            return None
-        try:
-            return self._pack(value)
-        except Exception as exc:
-            raise _serialize_error(self, topic, value, self._explain(value, exc)) from exc
-
-    def deserialize(
-        self, topic: str, data: bytes | None, headers: Headers | None = None
-    ) -> T | None:
-        """Unpack exactly ``size`` bytes; any other length raises ``SerializationError``."""
-        if data is None:
-            return None
-        try:
-            return self._unpack(data)[0]
-        except Exception as exc:
-            if isinstance(exc, struct.error):
-                detail = (
-                    f"Size of data received by {self._java} is not {self.size} "
-                    f"(got {len(data)} bytes)"
-                )
-                raise SerializationError(f"{self!r}: {detail}", topic=topic) from exc
-            raise _deserialize_error(self, topic, data, exc) from exc
-
-    def _explain(self, value: object, exc: Exception) -> str:
-        return str(exc)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), ())  # the precompiled struct methods are not picklable
-
-
-class _Int(_FixedWidth[int]):
-    def _explain(self, value: object, exc: Exception) -> str:
-        if isinstance(value, int):
-            bits = self.size * 8
-            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-            if not lo <= value <= hi:
-                return f"{value} is out of range for a {bits}-bit signed integer ({lo}..{hi})"
-        elif isinstance(value, float):
-            return "expected int, got float (convert explicitly; floats are not truncated)"
-        return str(exc)
-
-
-class Short(_Int):
-    """16-bit signed integer, 2 bytes big-endian (Java ``Serdes.Short()``).
-
-    ``bool`` is accepted as an ``int`` (``True`` -> ``00 01``); values outside
-    -32768..32767 raise :class:`~streams.errors.SerializationError`.
-
-    Example::
-
-        serdes.Short().serialize("t", -2)  # b"\\xff\\xfe"
-    """
-
-    _format = ">h"
-    _java = "ShortDeserializer"
-    size = 2
-
-
-class Integer(_Int):
-    """32-bit signed integer, 4 bytes big-endian two's complement (Java ``Serdes.Integer()``).
-
-    ``bool`` is accepted as an ``int`` (``True`` -> ``00 00 00 01``); values outside
-    -2**31..2**31-1 raise :class:`~streams.errors.SerializationError` (no wraparound).
-
-    Example::
-
-        serdes.Integer().serialize("t", 1)   # b"\\x00\\x00\\x00\\x01"
-        serdes.Integer().serialize("t", -1)  # b"\\xff\\xff\\xff\\xff"
-    """
-
-    _format = ">i"
-    _java = "IntegerDeserializer"
-    size = 4
-
-
-class Long(_Int):
-    """64-bit signed integer, 8 bytes big-endian two's complement (Java ``Serdes.Long()``).
-
-    The natural serde for Python ``int`` (what ``count()`` produces). ``bool`` is accepted as
-    an ``int``; values outside -2**63..2**63-1 raise
-    :class:`~streams.errors.SerializationError`.
-
-    Example::
-
-        serdes.Long().serialize("t", 2**40)  # b"\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00"
-    """
-
-    _format = ">q"
-    _java = "LongDeserializer"
-    size = 8
-
-
-class Float(_FixedWidth[float]):
-    """IEEE-754 binary32, 4 bytes big-endian (Java ``Serdes.Float()``).
-
-    Python floats are doubles: precision beyond float32 is rounded away, and values beyond
-    float32's range (about 3.4e38) raise :class:`~streams.errors.SerializationError`.
-    ``int`` values are accepted.
-
-    Example::
-
-        serdes.Float().serialize("t", 1.5)  # b"\\x3f\\xc0\\x00\\x00"
-    """
-
-    _format = ">f"
-    _java = "FloatDeserializer"
-    size = 4
-
-
-class Double(_FixedWidth[float]):
-    """IEEE-754 binary64, 8 bytes big-endian (Java ``Serdes.Double()``).
-
-    ``int`` values are accepted (converted to float).
-
-    Example::
-
-        serdes.Double().serialize("t", 1.5)  # b"\\x3f\\xf8\\x00\\x00\\x00\\x00\\x00\\x00"
-    """
-
-    _format = ">d"
-    _java = "DoubleDeserializer"
-    size = 8
 
 
 _TRUE = b"\x01"
@@ -401,139 +236,3 @@ class Void(BaseSerde[None]):
         if data is None:
             return None
         raise _deserialize_error(self, topic, data, "Data should be null for a VoidDeserializer")
-
-
-_INT32 = struct.Struct(">i")
-_pack_i32 = _INT32.pack
-_unpack_i32 = _INT32.unpack_from
-_NULL_ENTRY = _pack_i32(-1)
-_CONSTANT_SIZE = 0  # Java Serdes.ListSerde.SerializationStrategy ordinals
-_VARIABLE_SIZE = 1
-
-#: Inner serdes Java's ListSerde writes with the CONSTANT_SIZE strategy, with their sizes.
-_FIXED_SIZES: dict[type[Any], int] = {
-    Short: 2,
-    Integer: 4,
-    Float: 4,
-    Long: 8,
-    Double: 8,
-    UUID: 36,
-}
-
-
-class List(BaseSerde[list[T | None]]):
-    """A list of values of one inner serde, in Java ``Serdes.ListSerde`` layout (KIP-466).
-
-    Layout: one strategy byte, then
-
-    * CONSTANT_SIZE (``0x00``; inner is ``Short``/``Integer``/``Float``/``Long``/``Double``/
-      ``UUID``): int32 count of null entries, their int32 indexes, int32 list size, then the
-      fixed-size encodings of the non-null entries back to back;
-    * VARIABLE_SIZE (``0x01``; any other inner serde): int32 list size, then per entry an
-      int32 length (``-1`` for a null entry) followed by that many bytes.
-
-    All ints are big-endian. Entries may be ``None``; the list itself ``None`` is a tombstone.
-    Any sequence serializes; ``deserialize`` returns a ``list``.
-
-    Example::
-
-        serdes.List(serdes.Integer()).serialize("t", [1, None])
-        # b"\\x00" + b"\\x00\\x00\\x00\\x01" + b"\\x00\\x00\\x00\\x01"  (one null, at index 1)
-        #   + b"\\x00\\x00\\x00\\x02" + b"\\x00\\x00\\x00\\x01"           (size 2, then 1)
-    """
-
-    def __init__(self, inner: Serde[T]) -> None:
-        if not isinstance(inner, Serde):
-            raise ConfigError(f"List serde needs an inner serde, got {inner!r}")
-        self.inner = inner
-        self._fixed_size = _FIXED_SIZES.get(type(inner))
-
-    def serialize(
-        self, topic: str, value: list[T | None] | None, headers: Headers | None = None
-    ) -> bytes | None:
-        """Encode the list in Java's ListSerde layout."""
-        if value is None:
-            return None
-        ser = self.inner.serialize
-        try:
-            if self._fixed_size is not None:
-                nulls = [i for i, v in enumerate(value) if v is None]
-                parts = [b"\x00", _pack_i32(len(nulls))]
-                parts.extend(_pack_i32(i) for i in nulls)
-                parts.append(_pack_i32(len(value)))
-                for v in value:
-                    if v is not None:
-                        parts.append(ser(topic, v, headers) or b"")
-            else:
-                parts = [b"\x01", _pack_i32(len(value))]
-                for v in value:
-                    b = None if v is None else ser(topic, v, headers)
-                    if b is None:
-                        parts.append(_NULL_ENTRY)
-                    else:
-                        parts.append(_pack_i32(len(b)))
-                        parts.append(b)
-            return b"".join(parts)
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise _serialize_error(self, topic, value, exc) from exc
-
-    def deserialize(
-        self, topic: str, data: bytes | None, headers: Headers | None = None
-    ) -> list[T | None] | None:
-        """Decode Java's ListSerde layout into a ``list``."""
-        if data is None:
-            return None
-        de = self.inner.deserialize
-        out: list[T | None] = []
-        try:
-            strategy = data[0]
-            pos = 1
-            if strategy == _CONSTANT_SIZE:
-                entry_size = self._fixed_size
-                if entry_size is None:
-                    raise ValueError(
-                        f"entries were written with the CONSTANT_SIZE strategy, but {self.inner!r} "
-                        "is not a fixed-size serde"
-                    )
-                (n_nulls,) = _unpack_i32(data, pos)
-                if n_nulls < 0:
-                    raise ValueError(f"negative null-index count {n_nulls}")
-                nulls = set(struct.unpack_from(f">{n_nulls}i", data, pos + 4))
-                pos += 4 + 4 * n_nulls
-                (size,) = _unpack_i32(data, pos)
-                pos += 4
-                for i in range(size):
-                    if i in nulls:
-                        out.append(None)
-                        continue
-                    end = pos + entry_size
-                    if end > len(data):
-                        raise ValueError("end of the data reached prematurely")
-                    out.append(de(topic, data[pos:end], headers))
-                    pos = end
-            elif strategy == _VARIABLE_SIZE:
-                (size,) = _unpack_i32(data, pos)
-                pos += 4
-                for _ in range(size):
-                    (n,) = _unpack_i32(data, pos)
-                    pos += 4
-                    if n == -1:
-                        out.append(None)
-                        continue
-                    end = pos + n
-                    if n < 0 or end > len(data):
-                        raise ValueError(f"invalid entry length {n} at byte {pos - 4}")
-                    out.append(de(topic, data[pos:end], headers))
-                    pos = end
-            else:
-                raise ValueError(f"Invalid serialization strategy flag value {strategy}")
-            return out
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise _deserialize_error(self, topic, data, exc) from exc
-
-    def __repr__(self) -> str:
-        return f"List({self.inner!r})"

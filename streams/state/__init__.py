@@ -27,7 +27,8 @@ from streams.state.api import (
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
 from streams.state.memory import InMemoryKeyValueStore
-from streams.state.rocksdb import RocksDBKeyValueStore, default_rocksdb_options, destroy_store_dir
+from streams.state.rocksdb import RocksDBKeyValueStore, destroy_store_dir
+from streams.state.rocksdb_options import default_rocksdb_options
 from streams.state.stores import (
     InMemoryKeyValueBytesStoreSupplier,
     KeyValueBytesStoreSupplier,

@@ -26,12 +26,12 @@ iterator instead.
 On disk the store lives at ``<task state dir>/<store name>/`` (``<state.dir>/<application.id>/
 <task id>/<store name>/``). The database is opened in ``rocksdict`` raw mode, so keys and values
 are the bytes given to the store, ordered by unsigned byte comparison, readable by any RocksDB
-tool.
+tool. Its default options and the config-setter hook are in :mod:`streams.state.rocksdb_options`;
+the bounded scan iterator and the overlay merge in :mod:`streams.state.rocksdb_scans`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -40,70 +40,33 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rocksdict import (
-    BlockBasedOptions,
-    Cache,
-    DBCompactionStyle,
-    DBCompressionType,
-    Options,
-    Rdict,
-    WriteBatch,
-)
+from rocksdict import Options, Rdict, WriteBatch
 
 from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.state.api import StateStoreContext
 from streams.state.memory import ClosedStoreMap, prefix_upper_bound
+from streams.state.rocksdb_options import (
+    DEFAULT_MAX_PENDING_WRITES,
+    RocksDBConfigSetter,
+    default_rocksdb_options,
+    opened_in_raw_mode,
+)
+from streams.state.rocksdb_scans import (
+    NO_LIMIT,
+    STOP_ABOVE,
+    STOP_AT_OR_ABOVE,
+    STOP_BELOW,
+    DbIterator,
+    merge_overlay,
+    overlay_in_range,
+)
 
 if TYPE_CHECKING:
     from streams.state.api import KeyValueBytesStore
 
-__all__ = [
-    "DEFAULT_MAX_PENDING_WRITES",
-    "RocksDBConfigSetter",
-    "RocksDBKeyValueStore",
-    "default_rocksdb_options",
-    "destroy_store_dir",
-]
-
-#: Pending writes kept in memory before they are written early (see module docstring).
-DEFAULT_MAX_PENDING_WRITES = 10_000
-
-#: Called as ``setter(store_name, options)`` to adjust a store's options before it opens
-#: (the role of Kafka Streams' ``rocksdb.config.setter``).
-RocksDBConfigSetter = Callable[[str, Options], None]
+__all__ = ["RocksDBKeyValueStore", "destroy_store_dir"]
 
 _MISSING: Any = object()
-
-# Iterator end conditions, checked per item in Python because rocksdict's ReadOptions bounds
-# are encoded in its non-raw key format and do not work on a raw-mode database.
-_NO_LIMIT = 0
-_STOP_ABOVE = 1  # ascending scan: stop at the first key > limit
-_STOP_BELOW = 2  # descending scan: stop at the first key < limit
-_STOP_AT_OR_ABOVE = 3  # ascending prefix scan: stop at the first key >= limit
-
-
-def default_rocksdb_options() -> Options:
-    """Fresh default options for one store (raw mode; tune via a config setter).
-
-    Close to Kafka Streams' defaults, scaled for many small stores per process: a bloom filter
-    (10 bits/key) so that ``get`` on absent keys — the common case for a new aggregation key —
-    rarely touches disk; a 16 MiB block cache; three 16 MiB write buffers; LZ4 compression;
-    universal compaction (lower write amplification, as Kafka Streams uses); modest background
-    parallelism; and at most two info-log files kept.
-    """
-    options = Options(raw_mode=True)
-    options.create_if_missing(True)
-    options.increase_parallelism(max(2, min(4, os.cpu_count() or 2)))
-    table = BlockBasedOptions()
-    table.set_bloom_filter(10, False)
-    table.set_block_cache(Cache(16 * 1024 * 1024))
-    options.set_block_based_table_factory(table)
-    options.set_write_buffer_size(16 * 1024 * 1024)
-    options.set_max_write_buffer_number(3)
-    options.set_compression_type(DBCompressionType.lz4())
-    options.set_compaction_style(DBCompactionStyle.universal())
-    options.set_keep_log_file_num(2)
-    return options
 
 
 def destroy_store_dir(path: Path | str) -> None:
@@ -114,62 +77,6 @@ def destroy_store_dir(path: Path | str) -> None:
     """
     if os.path.lexists(path):
         shutil.rmtree(path)
-
-
-class _DbIterator:
-    """Iterator over a RocksDB scan with an end condition, closable by the store.
-
-    A live ``rocksdict`` iterator keeps its database open (and its LOCK held) even after
-    ``Rdict.close()``; the store therefore tracks its iterators and drops them on close, after
-    which they raise :class:`InvalidStateStoreError`.
-    """
-
-    __slots__ = ("__weakref__", "_items", "_limit", "_mode", "_store_closed", "_store_name")
-
-    def __init__(
-        self, items: Iterator[Any], mode: int, limit: bytes | None, store_name: str
-    ) -> None:
-        self._items: Iterator[Any] | None = items
-        self._mode = mode
-        self._limit = limit
-        self._store_name = store_name
-        self._store_closed = False
-
-    def __iter__(self) -> _DbIterator:
-        return self
-
-    def __next__(self) -> tuple[bytes, bytes]:
-        items = self._items
-        if items is None:
-            if self._store_closed:
-                raise InvalidStateStoreError(
-                    f"state store {self._store_name!r} was closed while an iterator was open"
-                )
-            raise StopIteration
-        try:
-            key, value = next(items)
-        except StopIteration:
-            self._items = None
-            raise
-        mode = self._mode
-        if mode:
-            limit: bytes = self._limit  # type: ignore[assignment]
-            if (
-                (mode == _STOP_ABOVE and key > limit)
-                or (mode == _STOP_BELOW and key < limit)
-                or (mode == _STOP_AT_OR_ABOVE and key >= limit)
-            ):
-                self._items = None
-                raise StopIteration
-        return key, value
-
-    def close(self) -> None:
-        """Release the underlying RocksDB iterator."""
-        self._items = None
-
-    def _close_for_store(self) -> None:
-        self._store_closed = self._items is not None
-        self._items = None
 
 
 class RocksDBKeyValueStore:
@@ -217,7 +124,7 @@ class RocksDBKeyValueStore:
         self._unsynced = False
         self._path: Path | None = None
         self._owner = 0
-        self._iterators: weakref.WeakSet[_DbIterator] = weakref.WeakSet()
+        self._iterators: weakref.WeakSet[DbIterator] = weakref.WeakSet()
         self._iterators_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -283,7 +190,7 @@ class RocksDBKeyValueStore:
             raise StateStoreError(
                 f"could not open RocksDB state store {self._name!r} at {path}: {exc}"
             ) from exc
-        if not _is_raw_mode(path):
+        if not opened_in_raw_mode(path):
             db.close()
             raise StateStoreError(
                 f"RocksDB state store {self._name!r} at {path} was opened without raw mode; "
@@ -310,7 +217,7 @@ class RocksDBKeyValueStore:
                 iterators = list(self._iterators)
                 self._iterators = weakref.WeakSet()
             for it in iterators:
-                it._close_for_store()
+                it.close_for_store()
             self._db = None
             self._db_get = None
             self._pending = ClosedStoreMap(self._name, "closed")
@@ -420,7 +327,7 @@ class RocksDBKeyValueStore:
         return self._scan(
             False,
             from_key,
-            _STOP_ABOVE if to_key is not None else _NO_LIMIT,
+            STOP_ABOVE if to_key is not None else NO_LIMIT,
             to_key,
             from_key,
             to_key,
@@ -435,7 +342,7 @@ class RocksDBKeyValueStore:
         return self._scan(
             True,
             to_key,
-            _STOP_BELOW if from_key is not None else _NO_LIMIT,
+            STOP_BELOW if from_key is not None else NO_LIMIT,
             from_key,
             from_key,
             to_key,
@@ -443,11 +350,11 @@ class RocksDBKeyValueStore:
 
     def all(self) -> Iterator[tuple[bytes, bytes]]:
         """Every entry in ascending key order."""
-        return self._scan(False, None, _NO_LIMIT, None, None, None)
+        return self._scan(False, None, NO_LIMIT, None, None, None)
 
     def reverse_all(self) -> Iterator[tuple[bytes, bytes]]:
         """Every entry in descending key order."""
-        return self._scan(True, None, _NO_LIMIT, None, None, None)
+        return self._scan(True, None, NO_LIMIT, None, None, None)
 
     def prefix_scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Entries whose key starts with ``prefix``, in ascending order."""
@@ -455,7 +362,7 @@ class RocksDBKeyValueStore:
         return self._scan(
             False,
             prefix or None,
-            _STOP_AT_OR_ABOVE if upper is not None else _NO_LIMIT,
+            STOP_AT_OR_ABOVE if upper is not None else NO_LIMIT,
             upper,
             prefix or None,
             upper,
@@ -484,73 +391,22 @@ class RocksDBKeyValueStore:
         if owner:
             self._write_pending()
         else:
-            overlay = _overlay_in_range(dict(self._pending), lower, upper, upper_inclusive)
+            overlay = overlay_in_range(dict(self._pending), lower, upper, upper_inclusive)
             overlay.sort(reverse=backwards)
         items = (
             db.items(backwards=backwards)
             if seek is None
             else db.items(backwards=backwards, from_key=seek)
         )
-        it = _DbIterator(items, mode, limit, self._name)
+        it = DbIterator(items, mode, limit, self._name)
         with self._iterators_lock:
             self._iterators.add(it)
         if overlay:
-            return _merge(it, overlay, backwards)
+            return merge_overlay(it, overlay, backwards)
         return it
 
     def __repr__(self) -> str:
         return f"RocksDBKeyValueStore(name={self._name!r}, path={str(self._path)!r})"
-
-
-def _is_raw_mode(path: Path) -> bool:
-    """Whether rocksdict opened the database at ``path`` in raw mode (True if unknown)."""
-    try:
-        config = json.loads((path / "rocksdict-config.json").read_text())
-    except (OSError, ValueError):
-        return True
-    return bool(config.get("raw_mode", True))
-
-
-def _overlay_in_range(
-    overlay: dict[bytes, bytes | None],
-    lower: bytes | None,
-    upper: bytes | None,
-    upper_inclusive: bool,
-) -> list[tuple[bytes, bytes | None]]:
-    return [
-        (k, v)
-        for k, v in overlay.items()
-        if (lower is None or k >= lower)
-        and (upper is None or (k <= upper if upper_inclusive else k < upper))
-    ]
-
-
-def _merge(
-    db_items: Iterator[tuple[bytes, bytes]],
-    overlay: list[tuple[bytes, bytes | None]],
-    backwards: bool,
-) -> Iterator[tuple[bytes, bytes]]:
-    """Merge a sorted overlay (None = deleted) into a sorted database scan; the overlay wins."""
-    i, n = 0, len(overlay)
-    for key, value in db_items:
-        while i < n:
-            okey, ovalue = overlay[i]
-            if (okey > key) if backwards else (okey < key):
-                i += 1
-                if ovalue is not None:
-                    yield okey, ovalue
-                continue
-            break
-        if i < n and overlay[i][0] == key:
-            ovalue = overlay[i][1]
-            i += 1
-            if ovalue is not None:
-                yield key, ovalue
-            continue
-        yield key, value
-    for okey, ovalue in overlay[i:]:
-        if ovalue is not None:
-            yield okey, ovalue
 
 
 if TYPE_CHECKING:

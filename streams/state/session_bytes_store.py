@@ -10,7 +10,7 @@ What session-windowed aggregations store, with Kafka Streams' ``SessionStore`` s
   sessions a new record at ``t`` may merge with are ``find_sessions(key, t - gap, t + gap)``.
   Results are ordered by session end, then start (``backward_*``: the reverse).
 * ``fetch(key)`` returns all of ``key``'s sessions; ``*_range`` variants span a key range.
-* Retention: see :mod:`streams.state.segments`; a session's segment timestamp is its **end**.
+* Retention: see :mod:`streams.state.segmented_store`; a session's segment timestamp is its **end**.
   Puts of sessions that ended ``retention`` or more before the observed stream time (the
   largest session end put) are skipped, reads never return them, and whole segments are
   dropped as stream time advances.
@@ -34,17 +34,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import MAX_TIMESTAMP
 from streams.state.api import StateStore
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
-from streams.state.segments import (
-    MAX_TIMESTAMP,
-    InMemorySegmentBackend,
-    RocksDBSegmentBackend,
-    RocksDBSegmentedStore,
-    Segment,
-    SegmentedStore,
-    range_upper_bound,
-)
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
+from streams.state.segment_backends import InMemorySegmentBackend, RocksDBSegmentBackend, Segment
+from streams.state.segmented_store import RocksDBSegmentedStore, SegmentedStore, range_upper_bound
 
 if TYPE_CHECKING:
     from rocksdict import Options

@@ -19,11 +19,8 @@ from streams.state import window_store_builders as _windowed
 from streams.state.api import KeyValueBytesStore
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.memory import InMemoryKeyValueStore
-from streams.state.rocksdb import (
-    DEFAULT_MAX_PENDING_WRITES,
-    RocksDBConfigSetter,
-    RocksDBKeyValueStore,
-)
+from streams.state.rocksdb import RocksDBKeyValueStore
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.store_builder_base import StoreBuilderBase, validate_store_name
 from streams.state.typed import KeyValueStore
 from streams.state.window_store_builders import SessionStoreBuilder, WindowStoreBuilder

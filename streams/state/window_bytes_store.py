@@ -8,7 +8,7 @@ What windowed aggregations and stream-stream joins store, with Kafka Streams' se
 * ``fetch(key, time_from, time_to)`` returns the windows of one key whose start is in the
   (inclusive) range, in start order; ``fetch_range`` / ``fetch_all`` / ``all`` span keys;
   ``backward_*`` return the same items in reverse order.
-* Retention: see :mod:`streams.state.segments`. Puts of windows that started ``retention`` or
+* Retention: see :mod:`streams.state.segmented_store`. Puts of windows that started ``retention`` or
   more before the observed stream time are skipped, reads never return them, and whole
   segments are dropped as stream time advances.
 
@@ -37,15 +37,17 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from streams.errors import InvalidStateStoreError, StateStoreError
+from streams.processor.window_types import MAX_TIMESTAMP
 from streams.state.api import StateStore
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
-from streams.state.segments import (
-    MAX_TIMESTAMP,
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
+from streams.state.segment_backends import (
     InMemorySegmentBackend,
     RocksDBSegmentBackend,
-    RocksDBSegmentedStore,
     Segment,
     SegmentBackend,
+)
+from streams.state.segmented_store import (
+    RocksDBSegmentedStore,
     SegmentedStore,
     range_upper_bound,
 )

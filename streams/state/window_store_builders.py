@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from streams.processor.window_types import MAX_TIMESTAMP
 from streams.serdes.base import Serde
 from streams.state.changelogging_window import ChangeLoggingSessionStore, ChangeLoggingWindowStore
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
-from streams.state.segments import MAX_TIMESTAMP
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.session_bytes_store import SessionBytesStore
 from streams.state.store_builder_base import StoreBuilderBase
 from streams.state.typed_window import SessionStore, WindowStore

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from streams.errors import StateStoreError
-from streams.state.rocksdb import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
-from streams.state.segments import default_segment_interval
+from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
+from streams.state.segmented_store import default_segment_interval
 from streams.state.session_bytes_store import (
     InMemorySessionStore,
     RocksDBSessionStore,

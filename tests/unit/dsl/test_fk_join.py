@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from streams import Consumed, Grouped, Materialized, Produced, StreamsBuilder, serdes
-from streams.dsl.processors.fk_join import (
+from streams.dsl.processors.fk_join_formats import (
     Instruction,
     SubscriptionResponseWrapper,
     SubscriptionResponseWrapperSerde,

@@ -29,10 +29,10 @@ from streams import (
     serdes,
 )
 from streams.dsl.change import Change
-from streams.dsl.processors.suppress import (
+from streams.dsl.processors.suppress import SuppressionBufferFullError
+from streams.dsl.processors.suppression_buffer import SuppressionBuffer
+from streams.dsl.processors.suppression_buffer_entry import (
     BufferedEntry,
-    SuppressionBuffer,
-    SuppressionBufferFullError,
     decode_entry,
     encode_entry,
 )

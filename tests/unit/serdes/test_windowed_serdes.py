@@ -10,9 +10,8 @@ import pytest
 
 from streams import serdes
 from streams.errors import SerializationError
-from streams.processor.window_types import SessionWindow, TimeWindow, Windowed
+from streams.processor.window_types import MAX_TIMESTAMP, SessionWindow, TimeWindow, Windowed
 from streams.serdes.windowed_keys import SessionWindowedSerde, TimeWindowedSerde
-from streams.state.segments import MAX_TIMESTAMP
 from streams.state.session_bytes_store import session_store_key
 from streams.state.window_bytes_store import window_store_key
 

@@ -11,7 +11,8 @@ import pytest
 from rocksdict import AccessType, Options, Rdict
 
 from streams.errors import InvalidStateStoreError, StateStoreError
-from streams.state.rocksdb import RocksDBKeyValueStore, default_rocksdb_options, destroy_store_dir
+from streams.state.rocksdb import RocksDBKeyValueStore, destroy_store_dir
+from streams.state.rocksdb_options import default_rocksdb_options
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidStateStoreError, StateStoreError
-from streams.processor.window_types import SessionWindow, Windowed
+from streams.processor.window_types import MAX_TIMESTAMP, SessionWindow, Windowed
 from streams.state.changelogging_window import ChangeLoggingSessionStore
-from streams.state.segments import MAX_TIMESTAMP
 from streams.state.session_bytes_store import (
     InMemorySessionStore,
     RocksDBSessionStore,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidStateStoreError, StateStoreError
-from streams.processor.window_types import TimeWindow, Windowed
+from streams.processor.window_types import MAX_TIMESTAMP, TimeWindow, Windowed
 from streams.state.changelogging_window import ChangeLoggingWindowStore
-from streams.state.segments import MAX_TIMESTAMP, default_segment_interval, range_upper_bound
+from streams.state.segmented_store import default_segment_interval, range_upper_bound
 from streams.state.typed_window import WindowStore
 from streams.state.window_bytes_store import (
     InMemoryWindowStore,
