@@ -46,29 +46,36 @@ class _StoreContext:
 
     @property
     def application_id(self) -> str:
+        """The application id (names the changelog topic)."""
         return self._manager.shared.application_id
 
     @property
     def task_id(self) -> str:
+        """The owning task, e.g. ``1_3``."""
         return self._manager.shared.task_id
 
     @property
     def state_dir(self) -> Path | None:
+        """The task's state directory (None: the store keeps nothing on disk)."""
         return self._manager.task_dir()
 
     @property
     def changelog_writer(self) -> Any:
+        """Where a logged store sends its changes; None when logging is off."""
         return self._manager.changelog_writer if self._logging else None
 
     @property
     def timestamp(self) -> int:
+        """The timestamp of the record in flight (for changelog records)."""
         return self._manager.shared.timestamp
 
     @property
     def app_config(self) -> Any:
+        """The application's configuration."""
         return self._manager.shared.app_config
 
     def register(self, store: Any, restore: RestoreCallback) -> None:
+        """Register ``store``'s restore callback for its changelog."""
         self._manager.registered[store.name] = (store, restore)
 
 
