@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 from streams.errors import StateStoreError
 from streams.state.api import RestoreCallback, StoreBuilder
 from streams.state.cache import CachingKeyValueStore, CachingWindowStore, ThreadCache
-from streams.state.typed import KeyValueStore
-from streams.state.typed_window import WindowStore
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +72,16 @@ class _StoreContext:
         """The application's configuration."""
         return self._manager.shared.app_config
 
+    @property
+    def cache(self) -> ThreadCache | None:
+        """The thread's record cache, for a caching layer (None: no caching)."""
+        return self._manager._cache
+
+    @property
+    def record_context(self) -> Any:
+        """The task's record context (what record is in flight), for a caching layer."""
+        return self._manager.shared
+
     def register(self, store: Any, restore: RestoreCallback) -> None:
         """Register ``store``'s restore callback for its changelog."""
         self._manager.registered[store.name] = (store, restore)
@@ -102,7 +110,7 @@ class TaskStateManager:
         self.registered: dict[str, tuple[Any, RestoreCallback]] = {}
         self._default_serdes = default_serdes
         self._cache = cache if cache is not None and cache.max_bytes > 0 else None
-        #: the stores with a record cache in front, in topology order (upstream first)
+        #: the stores' record cache layers, in topology order (upstream first)
         self.caching: list[CachingKeyValueStore | CachingWindowStore] = []
 
     def task_dir(self) -> Path | None:
@@ -128,13 +136,13 @@ class TaskStateManager:
                 raise StateStoreError(
                     f"state store {name!r} of task {self.shared.task_id} failed to open: {exc}"
                 ) from exc
-            if self._cache is not None and builder.caching_enabled:
-                if type(store) is KeyValueStore:
-                    store = CachingKeyValueStore(store, self._cache, self.shared)
-                    self.caching.append(store)
-                elif type(store) is WindowStore and not store.retain_duplicates:
-                    store = CachingWindowStore(store, self._cache, self.shared)
-                    self.caching.append(store)
+            # the caching layers the builder stacked, flushed before each commit
+            layer: Any = store
+            while layer is not None:
+                if isinstance(layer, (CachingKeyValueStore, CachingWindowStore)) \
+                        and layer.caching:
+                    self.caching.append(layer)
+                layer = getattr(layer, "inner", None)
             self.stores[name] = store
 
     def flush_caches(self) -> None:

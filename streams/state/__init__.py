@@ -3,9 +3,12 @@
 Layering (outermost first)::
 
     KeyValueStore[K, V]              typed: serdes; what processors and queries see
-      ChangeLoggingKeyValueStore     sends each change to <application.id>-<store>-changelog
-        InMemoryKeyValueStore        bytes, dict + lazily sorted keys
-        | RocksDBKeyValueStore       bytes, RocksDB with writes batched per commit
+      CachingKeyValueStore           the record cache, bytes (when caching is enabled)
+        ChangeLoggingKeyValueStore   sends each change to <application.id>-<store>-changelog
+          InMemoryKeyValueStore      bytes, dict + lazily sorted keys
+          | RocksDBKeyValueStore     bytes, RocksDB with writes batched per commit
+
+The store builders stack the layers; nothing else does.
 
 Build stores through :class:`Stores`::
 

@@ -1,8 +1,9 @@
 """The record cache (``statestore.cache.max.bytes``): Kafka Streams' ThreadCache and
 CachingKeyValueStore.
 
-A caching store keeps recent writes in memory and hands them to the store below (and so to its
-changelog) only when the task commits or when the thread's cache is full. Until then, further
+A caching layer sits between a store's typed layer and its change-logging layer (the store
+builder stacks it there, as Kafka Streams does). It keeps recent writes in memory and hands
+them to the layer below (and so to the changelog) only when the task commits or when the thread's cache is full. Until then, further
 updates of the same key replace the cached one, so a hot key costs one store write, one
 changelog record and one downstream record per commit instead of one per update. Processors
 that own such a store (the DSL's aggregations and source tables) forward from the cache's
@@ -14,8 +15,9 @@ is ``statestore.cache.max.bytes`` divided by ``num.stream.threads``. When a writ
 thread over budget, the least recently used entries of the store being written are flushed and
 dropped until it fits.
 
-Like Kafka Streams' cache it holds serialized bytes: a read deserializes a fresh value, so a
-processor that changes a value it read in place changes nothing until it puts it back.
+Like Kafka Streams' cache it holds serialized bytes: the typed layer above deserializes a fresh
+value on every read, so a processor that changes a value it read in place changes nothing until
+it puts it back; the flush listener gets bytes, which the typed layer deserializes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-
-from streams.errors import StateStoreError
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,11 @@ class _CachingStore:
     #: keep flushed entries for reads (a window store may expire them, so it does not)
     _keep_clean = True
 
-    def __init__(self, store: Any, cache: ThreadCache, record_context: Any) -> None:
+    def __init__(self, store: Any, cache: ThreadCache | None = None,
+                 record_context: Any = None) -> None:
         self._store = store
-        self._cache = cache
-        self._ctx = record_context
+        self._cache: Any = cache
+        self._ctx: Any = record_context
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         # dirty keys, oldest update first: the order they are flushed (and forwarded) in
         self._dirty: dict[Any, None] = {}
@@ -238,6 +239,8 @@ class _CachingStore:
     def discard(self) -> None:
         """Drop every cached entry without writing it (a dirty close: the task's state goes back
         to its last commit)."""
+        if self._cache is None:
+            return
         if self._dirty:
             log.debug("store %s: discarding %d uncommitted cached writes", self.name,
                       len(self._dirty))
@@ -256,87 +259,113 @@ class _CachingStore:
                 self.flush_cache()
             finally:
                 self._listener = listener
-        self._cache.size -= sum(e.size for e in self._entries.values())
+        if self._cache is not None:
+            self._cache.size -= sum(e.size for e in self._entries.values())
         self._entries.clear()
         self._store.close()
 
 
 class CachingKeyValueStore(_CachingStore):
-    """A typed key-value store with a write-back cache in front of it.
+    """The record cache as a layer of a key-value store: below the typed store, above the
+    change-logging layer (or the bytes store); keys and values are bytes.
 
-    Wraps an initialized :class:`~streams.state.typed.KeyValueStore` and offers the same
-    methods. Reads see the cache first; scans merge the cache into the store's own order.
-    ``record_context`` is the task's context (``topic``, ``partition``, ``offset``,
-    ``timestamp``, ``headers`` attributes): an entry remembers the one it was written in, and
+    The store builder stacks it (``with_caching_enabled``); the thread's cache and the task's
+    record context come from the store context at :meth:`init`, as Kafka Streams' caching
+    store takes ``context.cache()``. Without a cache in the context (global stores) the layer
+    passes every call straight through. Reads see the cache first; scans merge the cache into
+    the store's order. ``record_context`` is the task's context (``topic``, ``partition``,
+    ``offset``, ``timestamp``, ``headers``): an entry remembers the one it was written in, and
     it is restored around each flushed entry so downstream processors and the changelog see
-    the update's own. The flush listener is called as ``listener(key, new, old)``.
+    the update's own. The flush listener is called as ``listener(key, new, old)`` with bytes;
+    the typed store above deserializes them.
     """
 
+    def init(self, context: Any) -> None:
+        """Open the store below; take the thread's cache and the record context from
+        ``context`` (no cache: pass every call through)."""
+        self._store.init(context)
+        if self._cache is None:
+            self._cache = getattr(context, "cache", None)
+            self._ctx = getattr(context, "record_context", None)
+        if self._cache is None:
+            store = self._store
+            self.get = store.get  # type: ignore[method-assign]
+            self.put = store.put  # type: ignore[method-assign]
+            self.put_if_absent = store.put_if_absent  # type: ignore[method-assign]
+            self.put_all = store.put_all  # type: ignore[method-assign]
+            self.delete = store.delete  # type: ignore[method-assign]
+            self.range = store.range  # type: ignore[method-assign]
+            self.reverse_range = store.reverse_range  # type: ignore[method-assign]
+            self.all = store.all  # type: ignore[method-assign]
+            self.reverse_all = store.reverse_all  # type: ignore[method-assign]
+            self.prefix_scan = store.prefix_scan  # type: ignore[method-assign]
+
+    @property
+    def caching(self) -> bool:
+        """True once initialized with a cache (False: a pass-through layer)."""
+        return self._cache is not None
+
+    def set_flush_listener(self, listener: Callable[..., None]) -> bool:
+        """Call ``listener(key, new, old)`` (bytes) for every dirty entry when it is flushed;
+        True when the layer caches (the caller then forwards from the listener)."""
+        if self._cache is None:
+            return False
+        self._listener = listener
+        return True
+
     # -- reads -------------------------------------------------------------------------------
-    def get(self, key: Any) -> Any:
+    def get(self, key: bytes) -> bytes | None:
         """The value under ``key``: the cached one, else the store's."""
-        store = self._store
-        data = store._kse(store._topic, key)
-        if data is None:
-            return None
-        entry = self._cached(data)
+        entry = self._cached(key)
         if entry is not None:
-            return store._vde(store._topic, entry.raw)
-        return store._vde(store._topic, store._get(data))
+            return entry.raw
+        result: bytes | None = self._store.get(key)
+        return result
 
     def approximate_num_entries(self) -> int:
         """The store's count; entries only in the cache are not counted until flushed."""
         return int(self._store.approximate_num_entries())
 
     # -- writes ------------------------------------------------------------------------------
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: bytes, value: bytes | None) -> None:
         """Cache ``value`` under ``key`` (None deletes) until the next flush."""
-        store = self._store
-        topic = store._topic
-        data = store._kse(topic, key)
-        if data is None:
-            raise StateStoreError(f"state store {self.name!r} does not accept None keys")
-        raw = store._vse(topic, value)
-        self._cache_put(data, raw, len(data) + (len(raw) if raw is not None else 0)
+        self._cache_put(key, value, len(key) + (len(value) if value is not None else 0)
                         + ENTRY_OVERHEAD)
 
-    def put_if_absent(self, key: Any, value: Any) -> Any:
+    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None:
         """Store ``value`` only if ``key`` has no value; return the value that was there."""
         old = self.get(key)
         if old is None:
             self.put(key, value)
         return old
 
-    def put_all(self, entries: Iterable[tuple[Any, Any]]) -> None:
+    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None:
         """``put`` every (key, value) pair, in order."""
         for key, value in entries:
             self.put(key, value)
 
-    def delete(self, key: Any) -> Any:
+    def delete(self, key: bytes) -> bytes | None:
         """Delete ``key``; return its old value."""
         old = self.get(key)
         self.put(key, None)
         return old
 
     def _read_below(self, ckey: Any) -> bytes | None:
-        return self._store._get(ckey)
+        result: bytes | None = self._store.get(ckey)
+        return result
 
     def _write_below(self, ckey: Any, raw: bytes | None) -> None:
-        self._store._put(ckey, raw)
+        self._store.put(ckey, raw)
 
     def _notify(self, listener: Callable[..., None], ckey: Any, raw: bytes | None,
                 old_raw: bytes | None) -> None:
-        store = self._store
-        topic = store._topic
-        listener(store._kde(topic, ckey), None if raw is None else store._vde(topic, raw),
-                 None if old_raw is None else store._vde(topic, old_raw))
+        listener(ckey, raw, old_raw)
 
     # -- scans -------------------------------------------------------------------------------
-    def _merged(self, items: Iterator[tuple[Any, Any]], low: bytes | None, high: bytes | None,
-                reverse: bool, prefix: bytes | None = None) -> Iterator[tuple[Any, Any]]:
-        """The store's ``items`` with the cache's entries in the range laid over them."""
-        store = self._store
-        kse, kde, vde, topic = store._kse, store._kde, store._vde, store._topic
+    def _merged(self, items: Iterator[tuple[bytes, bytes]], low: bytes | None,
+                high: bytes | None, reverse: bool,
+                prefix: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """The store's ``items`` with the cache's dirty entries in the range laid over them."""
         cached = []
         for data, entry in list(self._entries.items()):
             if not entry.dirty:  # a clean entry holds what the store holds
@@ -353,75 +382,77 @@ class CachingKeyValueStore(_CachingStore):
             return
         cached.sort(key=lambda c: c[0], reverse=reverse)
         overridden = {c[0] for c in cached}
+        from_store = ((k, v) for k, v in items if k not in overridden)
+        # a cached deletion hides the store's entry
+        from_cache = ((k, v) for k, v in cached if v is not None)
+        yield from heapq.merge(from_cache, from_store, key=lambda c: c[0],
+                               reverse=reverse)
 
-        def from_store() -> Iterator[tuple[bytes, Any, Any]]:
-            for key, value in items:
-                data = kse(topic, key)
-                if data not in overridden:
-                    yield data, key, value
+    def range(self, from_key: bytes | None, to_key: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries with ``from_key <= key <= to_key``, ascending; None is unbounded."""
+        return self._merged(self._store.range(from_key, to_key), from_key, to_key, False)
 
-        def from_cache() -> Iterator[tuple[bytes, Any, Any]]:
-            for data, raw in cached:
-                if raw is not None:  # a cached deletion hides the store's entry
-                    yield data, kde(topic, data), vde(topic, raw)
+    def reverse_range(self, from_key: bytes | None,
+                      to_key: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries with ``from_key <= key <= to_key``, descending; None is unbounded."""
+        return self._merged(self._store.reverse_range(from_key, to_key), from_key, to_key, True)
 
-        for _, key, value in heapq.merge(from_cache(), from_store(), key=lambda c: c[0],
-                                         reverse=reverse):
-            yield key, value
-
-    def range(self, from_key: Any, to_key: Any) -> Iterator[tuple[Any, Any]]:
-        """Entries with ``from_key <= key <= to_key`` (by serialized bytes), ascending."""
-        low, high = self._bounds(from_key, to_key)
-        return self._merged(self._store.range(from_key, to_key), low, high, False)
-
-    def reverse_range(self, from_key: Any, to_key: Any) -> Iterator[tuple[Any, Any]]:
-        """Entries with ``from_key <= key <= to_key`` (by serialized bytes), descending."""
-        low, high = self._bounds(from_key, to_key)
-        return self._merged(self._store.reverse_range(from_key, to_key), low, high, True)
-
-    def all(self) -> Iterator[tuple[Any, Any]]:
-        """Every entry, ascending by serialized key."""
+    def all(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every entry, ascending by key."""
         return self._merged(self._store.all(), None, None, False)
 
-    def reverse_all(self) -> Iterator[tuple[Any, Any]]:
-        """Every entry, descending by serialized key."""
+    def reverse_all(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every entry, descending by key."""
         return self._merged(self._store.reverse_all(), None, None, True)
 
-    def prefix_scan(self, prefix: Any, prefix_serde: Any = None) -> Iterator[tuple[Any, Any]]:
-        """Entries whose serialized key starts with the serialized ``prefix``."""
-        store = self._store
-        if prefix_serde is not None:
-            data = prefix_serde.serialize(store._topic, prefix)
-        else:
-            data = store._kse(store._topic, prefix)
-        return self._merged(store.prefix_scan(prefix, prefix_serde), None, None, False,
-                            data or b"")
-
-    def _bounds(self, from_key: Any, to_key: Any) -> tuple[bytes | None, bytes | None]:
-        store = self._store
-        return store._bound(from_key), store._bound(to_key)
+    def prefix_scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Entries whose key starts with ``prefix``."""
+        return self._merged(self._store.prefix_scan(prefix), None, None, False, prefix)
 
     def __repr__(self) -> str:
         return f"CachingKeyValueStore({self._store!r})"
 
 
 class CachingWindowStore(_CachingStore):
-    """A typed window store with a write-back cache in front of it (Kafka Streams'
-    CachingWindowStore); see :class:`CachingKeyValueStore`.
+    """The record cache as a layer of a window store (Kafka Streams' CachingWindowStore):
+    below the typed window store, above the change-logging layer or the bytes store; keys and
+    values are bytes. See :class:`CachingKeyValueStore`.
 
     Cache keys are ``(key bytes, window start)``. Reads and scans see the cache first; scans
     keep the store's order (one key: by window start; several keys: segment by segment, then
     key bytes, then start). The flush listener is called as ``listener(key, window_start, new,
-    old)``.
+    old)`` with bytes. Without a cache in the context every call goes straight through.
     """
 
     _keep_clean = False
 
-    def __init__(self, store: Any, cache: ThreadCache, record_context: Any) -> None:
+    def __init__(self, store: Any, cache: ThreadCache | None = None,
+                 record_context: Any = None) -> None:
         super().__init__(store, cache, record_context)
-        interval = getattr(store.inner, "segment_interval_ms", None)
+        interval = getattr(store, "segment_interval_ms", None)
         # stores without segments order several keys by key bytes, then start
         self._interval: int = interval if isinstance(interval, int) and interval > 0 else 1 << 62
+
+    def init(self, context: Any) -> None:
+        """Open the store below; take the thread's cache and the record context from
+        ``context`` (no cache: pass every call through)."""
+        self._store.init(context)
+        if self._cache is None:
+            self._cache = getattr(context, "cache", None)
+            self._ctx = getattr(context, "record_context", None)
+
+    @property
+    def caching(self) -> bool:
+        """True once initialized with a cache (False: a pass-through layer)."""
+        return self._cache is not None
+
+    def set_flush_listener(self, listener: Callable[..., None]) -> bool:
+        """Call ``listener(key, window_start, new, old)`` (bytes) for every dirty entry when
+        it is flushed; True when the layer caches."""
+        if self._cache is None:
+            return False
+        self._listener = listener
+        return True
 
     @property
     def window_size_ms(self) -> int:
@@ -439,36 +470,32 @@ class CachingWindowStore(_CachingStore):
         return False
 
     # -- point operations --------------------------------------------------------------------
-    def put(self, key: Any, value: Any, window_start_timestamp: int) -> None:
+    def put(self, key: bytes, value: bytes | None, window_start: int) -> None:
         """Cache ``value`` for ``key``'s window (None deletes it) until the next flush."""
-        data = self._store._key_bytes(key)
-        raw = self._store._vse(self._store._topic, value)
-        self._cache_put((data, window_start_timestamp), raw,
-                        len(data) + 8 + (len(raw) if raw is not None else 0) + ENTRY_OVERHEAD)
+        if self._cache is None:
+            self._store.put(key, value, window_start)
+            return
+        self._cache_put((key, window_start), value,
+                        len(key) + 8 + (len(value) if value is not None else 0) + ENTRY_OVERHEAD)
 
-    def get(self, key: Any, window_start_timestamp: int) -> Any:
-        """The value of ``key``'s window starting at ``window_start_timestamp``, or None."""
-        store = self._store
-        data = store._kse(store._topic, key)
-        if data is None:
-            return None
-        entry = self._cached((data, window_start_timestamp))
-        raw = entry.raw if entry is not None else store._get(data, window_start_timestamp)
-        return store._vde(store._topic, raw)
+    def get(self, key: bytes, window_start: int) -> bytes | None:
+        """The value of ``key``'s window starting at ``window_start``, or None."""
+        entry = self._cached((key, window_start))
+        if entry is not None:
+            return entry.raw
+        result: bytes | None = self._store.get(key, window_start)
+        return result
 
     def _read_below(self, ckey: Any) -> bytes | None:
-        return self._store._get(ckey[0], ckey[1])
+        result: bytes | None = self._store.get(ckey[0], ckey[1])
+        return result
 
     def _write_below(self, ckey: Any, raw: bytes | None) -> None:
-        self._store._put(ckey[0], raw, ckey[1])
+        self._store.put(ckey[0], raw, ckey[1])
 
     def _notify(self, listener: Callable[..., None], ckey: Any, raw: bytes | None,
                 old_raw: bytes | None) -> None:
-        store = self._store
-        topic = store._topic
-        listener(store._kde(topic, ckey[0]), ckey[1],
-                 None if raw is None else store._vde(topic, raw),
-                 None if old_raw is None else store._vde(topic, old_raw))
+        listener(ckey[0], ckey[1], raw, old_raw)
 
     # -- scans -------------------------------------------------------------------------------
     def _one_key(self, data: bytes, items: Iterable[tuple[int, bytes]], time_from: int,
@@ -506,63 +533,48 @@ class CachingWindowStore(_CachingStore):
             if raw is not None:
                 yield key, start, raw
 
-    def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
+    def fetch(self, key: bytes, time_from: int, time_to: int) -> Iterator[tuple[int, bytes]]:
         """``(window start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
-        store = self._store
-        data = self._store._key_bytes(key)
-        return store._values(self._one_key(
-            data, store._fetch(data, time_from, time_to), time_from, time_to, False))
+        return self._one_key(key, self._store.fetch(key, time_from, time_to), time_from,
+                             time_to, False)
 
-    def backward_fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
+    def backward_fetch(self, key: bytes, time_from: int,
+                       time_to: int) -> Iterator[tuple[int, bytes]]:
         """Like :meth:`fetch`, latest window first."""
-        store = self._store
-        data = self._store._key_bytes(key)
-        return store._values(self._one_key(
-            data, store._inner.backward_fetch(data, time_from, time_to), time_from, time_to,
-            True))
+        return self._one_key(key, self._store.backward_fetch(key, time_from, time_to),
+                             time_from, time_to, True)
 
-    def fetch_range(self, key_from: Any, key_to: Any, time_from: int,
-                    time_to: int) -> Iterator[tuple[Any, Any]]:
+    def fetch_range(self, key_from: bytes | None, key_to: bytes | None, time_from: int,
+                    time_to: int) -> Iterator[tuple[bytes, int, bytes]]:
         """Windows of the keys in ``[key_from, key_to]`` starting in ``[time_from, time_to]``."""
-        store = self._store
-        low, high = store._bound(key_from), store._bound(key_to)
-        return store._windowed(self._many_keys(
-            store._inner.fetch_range(low, high, time_from, time_to), low, high, time_from,
-            time_to, False))
+        return self._many_keys(self._store.fetch_range(key_from, key_to, time_from, time_to),
+                               key_from, key_to, time_from, time_to, False)
 
-    def backward_fetch_range(self, key_from: Any, key_to: Any, time_from: int,
-                             time_to: int) -> Iterator[tuple[Any, Any]]:
+    def backward_fetch_range(self, key_from: bytes | None, key_to: bytes | None,
+                             time_from: int, time_to: int) -> Iterator[tuple[bytes, int, bytes]]:
         """Like :meth:`fetch_range`, in reverse order."""
-        store = self._store
-        low, high = store._bound(key_from), store._bound(key_to)
-        return store._windowed(self._many_keys(
-            store._inner.backward_fetch_range(low, high, time_from, time_to), low, high,
-            time_from, time_to, True))
+        return self._many_keys(
+            self._store.backward_fetch_range(key_from, key_to, time_from, time_to),
+            key_from, key_to, time_from, time_to, True)
 
-    def fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Any, Any]]:
+    def fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[bytes, int, bytes]]:
         """Every window starting in ``[time_from, time_to]``."""
-        store = self._store
-        return store._windowed(self._many_keys(
-            store._inner.fetch_all(time_from, time_to), None, None, time_from, time_to, False))
+        return self._many_keys(self._store.fetch_all(time_from, time_to), None, None,
+                               time_from, time_to, False)
 
-    def backward_fetch_all(self, time_from: int, time_to: int) -> Iterator[tuple[Any, Any]]:
+    def backward_fetch_all(self, time_from: int,
+                           time_to: int) -> Iterator[tuple[bytes, int, bytes]]:
         """Like :meth:`fetch_all`, in reverse order."""
-        store = self._store
-        return store._windowed(self._many_keys(
-            store._inner.backward_fetch_all(time_from, time_to), None, None, time_from,
-            time_to, True))
+        return self._many_keys(self._store.backward_fetch_all(time_from, time_to), None, None,
+                               time_from, time_to, True)
 
-    def all(self) -> Iterator[tuple[Any, Any]]:
+    def all(self) -> Iterator[tuple[bytes, int, bytes]]:
         """Every live window."""
-        store = self._store
-        return store._windowed(self._many_keys(
-            store._inner.all(), None, None, None, None, False))
+        return self._many_keys(self._store.all(), None, None, None, None, False)
 
-    def backward_all(self) -> Iterator[tuple[Any, Any]]:
+    def backward_all(self) -> Iterator[tuple[bytes, int, bytes]]:
         """Every live window, in reverse order."""
-        store = self._store
-        return store._windowed(self._many_keys(
-            store._inner.backward_all(), None, None, None, None, True))
+        return self._many_keys(self._store.backward_all(), None, None, None, None, True)
 
     def __repr__(self) -> str:
         return f"CachingWindowStore({self._store!r})"

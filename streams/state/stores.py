@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from streams.serdes.base import Serde
 from streams.state import window_store_builders as _windowed
 from streams.state.api import KeyValueBytesStore
+from streams.state.cache import CachingKeyValueStore
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.memory import InMemoryKeyValueStore
 from streams.state.rocksdb import RocksDBKeyValueStore
@@ -160,13 +161,15 @@ class RocksDBKeyValueBytesStoreSupplier:
 
 
 class KeyValueStoreBuilder(StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
-    """Builds typed key-value stores: ``KeyValueStore -> [ChangeLogging] -> supplier's store``.
+    """Builds typed key-value stores: ``KeyValueStore -> [Caching] -> [ChangeLogging] ->
+    supplier's store``, the one place these layers are stacked (Kafka Streams' order).
 
     Implements :class:`~streams.state.api.StoreBuilder`. The ``with_*`` methods change this
     builder and return it, for chaining (as in Kafka Streams). Logging is enabled by default.
 
-    Caching (``with_caching_enabled``): the task puts the record cache in front of the store,
-    so writes reach it (and the changelog) when the task commits or the cache is full.
+    Caching (``with_caching_enabled``): the record cache sits below the typed layer, so writes
+    reach the changelogging layer (and the changelog) when the task commits or the thread's
+    cache is full.
 
     Serdes may be None while the topology is being described; the topology fills them from the
     ``default.key.serde`` / ``default.value.serde`` config through :meth:`with_default_serdes`.
@@ -182,6 +185,8 @@ class KeyValueStoreBuilder(StoreBuilderBase[K, V, KeyValueBytesStoreSupplier]):
         self._check_name(inner.name)
         if self._logging_enabled:
             inner = ChangeLoggingKeyValueStore(inner)
+        if self._caching_enabled:
+            inner = CachingKeyValueStore(inner)
         return KeyValueStore(inner, key_serde, value_serde)
 
 

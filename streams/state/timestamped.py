@@ -156,6 +156,8 @@ class TimestampedKeyValueStoreBuilder(SupplierStoreBuilder):
             self.supplier, self.key_serde, ValueAndTimestampSerde(self.value_serde)
         )
         inner = inner.with_logging_enabled(self._log_config) if self._logging else inner.with_logging_disabled()
+        if self._caching:
+            inner = inner.with_caching_enabled()
         return inner.build()
 
 
@@ -246,6 +248,8 @@ class TimestampedWindowStoreBuilder(TimestampedKeyValueStoreBuilder):
                                      ValueAndTimestampSerde(self.value_serde))
         inner = (inner.with_logging_enabled(self._log_config) if self._logging
                  else inner.with_logging_disabled())
+        if self._caching:
+            inner = inner.with_caching_enabled()
         return inner.build()
 
 

@@ -233,6 +233,21 @@ class KeyValueStore(_TypedBase[K, V, KeyValueBytesStore]):
         """The inner store's (approximate) number of keys."""
         return self._inner.approximate_num_entries()
 
+    def set_flush_listener(self, listener: Callable[[K, V | None, V | None], None]) -> bool:
+        """With a record cache below: call ``listener(key, new, old)`` for every cached update
+        when it is flushed, and return True (the caller forwards from the listener instead of
+        on every write). Without one: False."""
+        register = getattr(self._inner, "set_flush_listener", None)
+        if register is None:
+            return False
+
+        def flushed(key: bytes, new: bytes | None, old: bytes | None) -> None:
+            t, vde = self._topic, self._vde
+            listener(self._kde(t, key),  # type: ignore[arg-type]
+                     None if new is None else vde(t, new), None if old is None else vde(t, old))
+
+        return bool(register(flushed))
+
     # -- scans -----------------------------------------------------------------------------
     # Each scan opens the inner iterator immediately (fixing its snapshot) and only the
     # deserialization is lazy.

@@ -13,7 +13,7 @@ The serde topic is the changelog topic, as in Kafka Streams.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from streams.errors import StateStoreError
@@ -97,6 +97,21 @@ class WindowStore(_TypedBase[K, V, WindowBytesStore]):
         if data is None:
             return None
         return self._vde(t, self._get(data, window_start_timestamp))
+
+    def set_flush_listener(
+            self, listener: Callable[[K, int, V | None, V | None], None]) -> bool:
+        """With a record cache below: call ``listener(key, window_start, new, old)`` for every
+        cached update when it is flushed, and return True. Without one: False."""
+        register = getattr(self._inner, "set_flush_listener", None)
+        if register is None:
+            return False
+
+        def flushed(key: bytes, start: int, new: bytes | None, old: bytes | None) -> None:
+            t, vde = self._topic, self._vde
+            listener(self._kde(t, key), start,  # type: ignore[arg-type]
+                     None if new is None else vde(t, new), None if old is None else vde(t, old))
+
+        return bool(register(flushed))
 
     # -- reads -----------------------------------------------------------------------------
 

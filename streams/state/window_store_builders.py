@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from streams.processor.window_types import MAX_TIMESTAMP
 from streams.serdes.base import Serde
+from streams.state.cache import CachingWindowStore
 from streams.state.changelogging_window import ChangeLoggingSessionStore, ChangeLoggingWindowStore
 from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.session_bytes_store import SessionBytesStore
@@ -136,17 +137,21 @@ class WindowStoreBuilder(_WindowedBuilderBase[K, V, WindowBytesStoreSupplier]):
         return self._supplier.retain_duplicates
 
     def with_caching_enabled(self) -> Self:
-        """Request a record cache (no effect yet; refused for stores retaining duplicates)."""
+        """Put a record cache below the typed layer (refused for stores retaining
+        duplicates, as in Kafka Streams)."""
         self._caching_enabled = not self._supplier.retain_duplicates
         return self
 
     def build(self) -> WindowStore[K, V]:
-        """A fresh, un-initialized typed window store (call once per task)."""
+        """A fresh, un-initialized typed window store (call once per task):
+        ``WindowStore -> [CachingWindowStore] -> [ChangeLoggingWindowStore] -> supplier's``."""
         key_serde, value_serde = self._serdes()
         inner: WindowBytesStore = self._supplier.get()
         self._check_name(inner.name)
         if self._logging_enabled:
             inner = ChangeLoggingWindowStore(inner)
+        if self._caching_enabled:
+            inner = CachingWindowStore(inner)
         return WindowStore(inner, key_serde, value_serde)
 
 

@@ -30,20 +30,44 @@ from streams.testing import TopologyTestDriver
 Flushed = list[tuple[Any, Any, Any, int, Any]]
 
 
+class Opened:
+    """The layer below the cache, opened by the store above: a second typed view over it
+    must not open it again."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def init(self, context: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def with_cache(context: FakeContext, cache: ThreadCache) -> FakeContext:
+    """``context`` as a task gives it to a store: the thread's cache and the record context."""
+    context.topic, context.partition, context.offset, context.headers = None, None, None, None
+    context.cache = cache  # type: ignore[attr-defined]
+    context.record_context = context  # type: ignore[attr-defined]
+    return context
+
+
 def cached_store(
     context: FakeContext, max_bytes: int = 1 << 20, cache: ThreadCache | None = None,
-) -> tuple[CachingKeyValueStore, KeyValueStore[str, int], Flushed]:
-    """A caching store over changelogging(in-memory), a listener that records what it gets
-    together with the record context it sees."""
-    context.topic, context.partition, context.offset, context.headers = None, None, None, None
-    typed: KeyValueStore[str, int] = KeyValueStore(
-        ChangeLoggingKeyValueStore(InMemoryKeyValueStore("counts")), Utf8(), BigEndianLong())
-    typed.init(context)
-    store = CachingKeyValueStore(typed, cache or ThreadCache(max_bytes), context)
+) -> tuple[KeyValueStore[str, int], KeyValueStore[str, int], Flushed]:
+    """A typed store over caching(changelogging(in-memory)) as the builder stacks it, a typed
+    view of the layer below the cache, and a listener that records what it gets together with
+    the record context it sees. ``store.inner`` is the caching layer."""
+    below_bytes = ChangeLoggingKeyValueStore(InMemoryKeyValueStore("counts"))
+    store: KeyValueStore[str, int] = KeyValueStore(
+        CachingKeyValueStore(below_bytes), Utf8(), BigEndianLong())
+    store.init(with_cache(context, cache or ThreadCache(max_bytes)))
+    below: KeyValueStore[str, int] = KeyValueStore(Opened(below_bytes), Utf8(), BigEndianLong())
+    below.init(context)
     flushed: Flushed = []
     store.set_flush_listener(
         lambda k, new, old: flushed.append((k, new, old, context.timestamp, context.offset)))
-    return store, typed, flushed
+    return store, below, flushed
 
 
 def at(context: FakeContext, timestamp: int, offset: int) -> None:
@@ -62,7 +86,7 @@ def test_writes_stay_in_the_cache_until_flushed(make_context: Callable[..., Fake
     assert store.get("a") == 2 and store.get("b") == 1
     assert below.get("a") is None  # nothing reached the store below...
     assert context.changelog_writer.changes == []  # ...nor its changelog
-    assert store.dirty_entries == 2
+    assert store.inner.dirty_entries == 2
     at(context, 99, 50)  # the commit happens in some other record's context
     store.flush()
     # one write per key, in the order of the last update, each in its own update's context
@@ -76,7 +100,7 @@ def test_writes_stay_in_the_cache_until_flushed(make_context: Callable[..., Fake
     store.put("a", 4)
     store.flush()
     assert flushed[-1] == ("a", 4, 2, 13, 3)
-    assert store.dirty_entries == 0 and store.cached_entries == 2  # kept, clean, for reads
+    assert store.inner.dirty_entries == 0 and store.inner.cached_entries == 2  # kept, clean, for reads
 
 
 def test_deletes_are_cached_too(make_context: Callable[..., FakeContext]) -> None:
@@ -98,11 +122,9 @@ def test_deletes_are_cached_too(make_context: Callable[..., FakeContext]) -> Non
 
 def test_reads_return_fresh_values(make_context: Callable[..., FakeContext]) -> None:
     context = make_context()
-    typed: KeyValueStore[str, list[int]] = KeyValueStore(
-        InMemoryKeyValueStore("lists"), Utf8(), serdes.Json())
-    typed.init(context)
-    context.topic = context.partition = context.offset = context.headers = None
-    store = CachingKeyValueStore(typed, ThreadCache(1 << 20), context)
+    store: KeyValueStore[str, list[int]] = KeyValueStore(
+        CachingKeyValueStore(InMemoryKeyValueStore("lists")), Utf8(), serdes.Json())
+    store.init(with_cache(context, ThreadCache(1 << 20)))
     store.put("a", [1])
     got = store.get("a")
     got.append(2)  # changing what was read changes nothing until it is put back
@@ -123,7 +145,7 @@ def test_a_full_cache_evicts_the_least_recently_used_entries(
     at(context, 3, 3)
     store.put("d", 3)
     assert flushed == [("b", 1, None, 1, 1)]
-    assert below.get("b") == 1 and store.cached_entries == 3
+    assert below.get("b") == 1 and store.inner.cached_entries == 3
     assert cache.evictions == 1 and cache.size == 3 * entry
     store.flush()
     assert [f[0] for f in flushed] == ["b", "a", "c", "d"]
@@ -139,7 +161,7 @@ def test_stores_share_their_threads_budget(make_context: Callable[..., FakeConte
     two.put("c", 3)  # over budget: the store being written gives up its oldest entry
     assert flushed_one == [] and [f[0] for f in flushed_two] == ["c"]
     assert cache.size == 2 * entry
-    one.discard()
+    one.inner.discard()
     assert cache.size == 0 and one.get("a") is None
 
 
@@ -248,15 +270,17 @@ def test_a_processor_api_store_built_with_caching_is_written_behind() -> None:
 
 # --------------------------------------------------------------------------- window stores
 def cached_window_store(context: FakeContext, segment_ms: int = 100,
-                        ) -> tuple[CachingWindowStore, WindowStore[str, int], list[Any]]:
+                        ) -> tuple[WindowStore[str, int], WindowStore[str, int], list[Any]]:
     from streams.state.window_bytes_store import InMemoryWindowStore
 
-    context.topic, context.partition, context.offset, context.headers = None, None, None, None
-    typed: WindowStore[str, int] = WindowStore(ChangeLoggingWindowStore(
-        InMemoryWindowStore("wins", 10_000, 10, segment_interval_ms=segment_ms)),
-        Utf8(), BigEndianLong())
+    below_bytes = ChangeLoggingWindowStore(
+        InMemoryWindowStore("wins", 10_000, 10, segment_interval_ms=segment_ms))
+    store: WindowStore[str, int] = WindowStore(CachingWindowStore(below_bytes), Utf8(),
+                                               BigEndianLong())
+    store.init(with_cache(context, ThreadCache(1 << 20)))
+    typed: WindowStore[str, int] = WindowStore(Opened(below_bytes), Utf8(),  # type: ignore[arg-type]
+                                               BigEndianLong())
     typed.init(context)
-    store = CachingWindowStore(typed, ThreadCache(1 << 20), context)
     flushed: list[Any] = []
     store.set_flush_listener(
         lambda k, start, new, old: flushed.append((k, start, new, old, context.timestamp)))
@@ -275,7 +299,7 @@ def test_window_writes_stay_cached_and_flush_once_per_window(
     assert store.get("a", 0) == 2 and below.get("a", 0) is None
     store.flush()
     assert flushed == [("a", 0, 2, None, 7), ("a", 10, 1, None, 7)]
-    assert below.get("a", 0) == 2 and store.cached_entries == 0  # not kept: windows expire
+    assert below.get("a", 0) == 2 and store.inner.cached_entries == 0  # not kept: windows expire
     store.put("a", 3, 0)
     store.flush()
     assert flushed[-1] == ("a", 0, 3, 2, 7)
