@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from streams.errors import StateStoreError
 from streams.state.api import RestoreCallback, StoreBuilder
-from streams.state.cache import CachingKeyValueStore, CachingWindowStore, ThreadCache
+from streams.state.cache import ThreadCache
+from streams.state.caching_key_value import CachingKeyValueStore
+from streams.state.caching_window import CachingWindowStore
 
 log = logging.getLogger(__name__)
 

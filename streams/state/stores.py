@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from streams.serdes.base import Serde
 from streams.state import window_store_builders as _windowed
 from streams.state.api import KeyValueBytesStore
-from streams.state.cache import CachingKeyValueStore
+from streams.state.caching_key_value import CachingKeyValueStore
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.memory import InMemoryKeyValueStore
 from streams.state.rocksdb import RocksDBKeyValueStore

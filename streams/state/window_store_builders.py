@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from streams.processor.window_types import MAX_TIMESTAMP
 from streams.serdes.base import Serde
-from streams.state.cache import CachingWindowStore
+from streams.state.caching_window import CachingWindowStore
 from streams.state.changelogging_window import ChangeLoggingSessionStore, ChangeLoggingWindowStore
 from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.session_bytes_store import SessionBytesStore

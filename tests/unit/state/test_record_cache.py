@@ -14,12 +14,9 @@ from conftest import BigEndianLong, FakeContext, Utf8
 from streams import Consumed, Materialized, Produced, StreamsBuilder, serdes
 from streams.engine.message import Message
 from streams.errors import StateStoreError
-from streams.state.cache import (
-    ENTRY_OVERHEAD,
-    CachingKeyValueStore,
-    CachingWindowStore,
-    ThreadCache,
-)
+from streams.state.cache import ENTRY_OVERHEAD, ThreadCache
+from streams.state.caching_key_value import CachingKeyValueStore
+from streams.state.caching_window import CachingWindowStore
 from streams.state.changelogging import ChangeLoggingKeyValueStore
 from streams.state.changelogging_window import ChangeLoggingWindowStore
 from streams.state.memory import InMemoryKeyValueStore
