@@ -165,7 +165,10 @@ def test_shutdown_application_stops_every_instance(app_factory, topic_factory, k
     clients.produce(kafka_bootstrap, source, _longs([("good", 1), ("bad", b"not a long")]))
     for i, event in enumerate(errored):
         assert event.wait(60), f"instance {i} did not reach ERROR (state {apps[i].state})"
-    assert len(seen) == 1 and isinstance(seen[0], SerializationError)
+    # the failing instance leaves the group as it stops: the poison record's partition may
+    # reach the other instance before the shutdown request does, and fail it the same way
+    assert 1 <= len(seen) <= 2 and all(isinstance(e, SerializationError) for e in seen), seen
+    assert len({str(e) for e in seen}) == 1, "the same record failed both instances"
     for app in apps:
         assert app.state == State.ERROR
         wait_for(lambda app=app: not any(t.is_alive() for t in app.threads), 30,
