@@ -248,7 +248,17 @@ class _CachingStore:
         self._dirty.clear()
 
     def init(self, context: Any) -> None:
-        """The store below is initialized before it is wrapped; nothing to do."""
+        """Open the store below; take the thread's cache and the record context from
+        ``context`` unless given at construction (no cache: the layer passes calls through)."""
+        self._store.init(context)
+        if self._cache is None:
+            self._cache = getattr(context, "cache", None)
+            self._ctx = getattr(context, "record_context", None)
+
+    @property
+    def caching(self) -> bool:
+        """True once initialized with a cache (False: a pass-through layer)."""
+        return self._cache is not None
 
     def close(self) -> None:
         """Write what is still dirty to the store below (without forwarding), then close it."""

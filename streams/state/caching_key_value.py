@@ -29,12 +29,9 @@ class CachingKeyValueStore(_CachingStore):
     """
 
     def init(self, context: Any) -> None:
-        """Open the store below; take the thread's cache and the record context from
-        ``context`` (no cache: pass every call through)."""
-        self._store.init(context)
-        if self._cache is None:
-            self._cache = getattr(context, "cache", None)
-            self._ctx = getattr(context, "record_context", None)
+        """See :meth:`_CachingStore.init`; without a cache, every call goes straight to the
+        store below."""
+        super().init(context)
         if self._cache is None:
             store = self._store
             self.get = store.get  # type: ignore[method-assign]
@@ -47,11 +44,6 @@ class CachingKeyValueStore(_CachingStore):
             self.all = store.all  # type: ignore[method-assign]
             self.reverse_all = store.reverse_all  # type: ignore[method-assign]
             self.prefix_scan = store.prefix_scan  # type: ignore[method-assign]
-
-    @property
-    def caching(self) -> bool:
-        """True once initialized with a cache (False: a pass-through layer)."""
-        return self._cache is not None
 
     def set_flush_listener(self, listener: Callable[..., None]) -> bool:
         """Call ``listener(key, new, old)`` (bytes) for every dirty entry when it is flushed;

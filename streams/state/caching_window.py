@@ -32,19 +32,6 @@ class CachingWindowStore(_CachingStore):
         # stores without segments order several keys by key bytes, then start
         self._interval: int = interval if isinstance(interval, int) and interval > 0 else 1 << 62
 
-    def init(self, context: Any) -> None:
-        """Open the store below; take the thread's cache and the record context from
-        ``context`` (no cache: pass every call through)."""
-        self._store.init(context)
-        if self._cache is None:
-            self._cache = getattr(context, "cache", None)
-            self._ctx = getattr(context, "record_context", None)
-
-    @property
-    def caching(self) -> bool:
-        """True once initialized with a cache (False: a pass-through layer)."""
-        return self._cache is not None
-
     def set_flush_listener(self, listener: Callable[..., None]) -> bool:
         """Call ``listener(key, window_start, new, old)`` (bytes) for every dirty entry when
         it is flushed; True when the layer caches."""
