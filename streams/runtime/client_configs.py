@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
-from streams.runtime.record_collector import KafkaRecordCollector
+
+#: Producer settings streams starts from: durable, ordered, and partitioned as Java clients
+#: do; delivery reports only for failures (no per-record callback on the hot path)
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "partitioner": "murmur2_random",
+    "linger.ms": 5,
+    "delivery.report.only.error": True,
+}
 
 #: Kafka Streams' exactly-once default (librdkafka's is 60 s): a crashed thread's open
 #: transaction blocks read_committed readers of what it wrote, its own repartition topics
@@ -73,9 +82,9 @@ def restore_consumer_config(config: StreamsConfig, thread_name: str) -> dict[str
 def producer_config(config: StreamsConfig, thread_name: str,
                     transactional_id: str) -> dict[str, Any]:
     """A stream thread's producer; under exactly-once transactional with ``transactional_id``."""
-    cfg = KafkaRecordCollector.producer_config(
-        {"bootstrap.servers": config["bootstrap.servers"], **config.client_config("producer.")},
-        f"{thread_name}-producer")
+    cfg: dict[str, Any] = {**PRODUCER_DEFAULTS, "bootstrap.servers": config["bootstrap.servers"],
+                           "client.id": f"{thread_name}-producer"}
+    cfg.update(config.client_config("producer."))
     if _eos(config):
         cfg["transactional.id"] = transactional_id
         cfg.setdefault("transaction.timeout.ms", EOS_TRANSACTION_TIMEOUT_MS)

@@ -16,21 +16,11 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from streams.errors import ProductionError
 
-__all__ = ["PRODUCER_DEFAULTS", "KafkaRecordCollector", "ProductionError"]
+__all__ = ["KafkaRecordCollector", "ProductionError"]
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | None]]
-
-#: Producer settings streams insists on: durable, ordered, and partitioned as Java clients do.
-PRODUCER_DEFAULTS: dict[str, Any] = {
-    "acks": "all",
-    "enable.idempotence": True,
-    "partitioner": "murmur2_random",
-    "linger.ms": 5,
-    "delivery.report.only.error": True,
-}
-
 
 class KafkaRecordCollector:
     """Sends serialized records through a confluent-kafka Producer."""
@@ -43,14 +33,6 @@ class KafkaRecordCollector:
         self._errors: list[str] = []
         self._partition_counts: dict[str, int] = {}
         self._since_poll = 0
-
-    @staticmethod
-    def producer_config(base: dict[str, Any], client_id: str) -> dict[str, Any]:
-        """The producer config: user ``producer.*`` settings over our defaults."""
-        cfg = dict(PRODUCER_DEFAULTS)
-        cfg["client.id"] = client_id
-        cfg.update(base)
-        return cfg
 
     def on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         """Delivery report callback (errors only)."""
