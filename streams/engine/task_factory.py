@@ -51,8 +51,13 @@ class TaskFactory:
                     self.collector, wall_clock=self.wall_clock,
                     state_dir=self.task_dir(task_id), cache=self.cache)
 
+    @property
+    def global_dir(self) -> Path:
+        """Where every global store lives."""
+        return self.state_root / GLOBAL_STATE_DIR
+
     def global_tasks(self) -> list[Task]:
         """One new task per global sub-topology (stores not opened yet)."""
         return [Task(TaskId(sub.id, -1), self.topology, sub, self.config, NoOutputCollector(),
-                     wall_clock=self.wall_clock, state_dir=self.state_root / GLOBAL_STATE_DIR)
+                     wall_clock=self.wall_clock, state_dir=self.global_dir)
                 for sub in self._subs.values() if sub.is_global]

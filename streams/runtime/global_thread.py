@@ -21,7 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from streams.config import StreamsConfig
 from streams.engine.collector import NoOutputCollector
 from streams.engine.task import Task
-from streams.engine.task_factory import GLOBAL_STATE_DIR, TaskFactory
+from streams.engine.task_factory import TaskFactory
 from streams.errors import StreamsError
 from streams.runtime.client_configs import global_consumer_config
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
@@ -43,10 +43,10 @@ class GlobalStreamThread(threading.Thread):
         self.config = config
         self.topology = topology
         self._on_error = on_error
-        self._dir = state_root / GLOBAL_STATE_DIR
-        self.tasks: list[Task] = TaskFactory(
-            topology, config, NoOutputCollector(), state_root,
-            lambda: int(time.time() * 1000)).global_tasks()
+        factory = TaskFactory(topology, config, NoOutputCollector(), state_root,
+                              lambda: int(time.time() * 1000))
+        self._dir = factory.global_dir
+        self.tasks: list[Task] = factory.global_tasks()
         self._by_topic = {t: task for task in self.tasks for t in task.source_topics}
         self._consumer = supplier.get_global_consumer(global_consumer_config(config, client_id))
         self._stop_event = threading.Event()  # not _stop: threading.Thread has a _stop() method
