@@ -1,0 +1,255 @@
+"""Task placement: which thread of which instance runs each task, and where standbys live.
+
+A pure function of (the group's members, the tasks, each task's recent owners), so every
+member of the group computes the same answer on its own and no leader has to publish it
+(docs/assignment.md explains how the inputs reach every member).
+
+Rules, in Kafka Streams' spirit:
+
+* **Balanced**: task counts per thread differ by at most one, over all sub-topologies
+  together; an instance's share is the sum of its threads' shares.
+* **Sticky**: a task stays with its previous owner while that owner is within its share.
+  Only as many tasks move as the new shares require.
+* **State-aware**: a task that must move goes first to an instance that owned it recently
+  (which may still hold its state on disk), then to its rendezvous-hash favourite, so that
+  a whole group started afresh lands on the same placement every time.
+* **Standbys** on other instances, the first one exactly where the task would go if its
+  active instance failed (the placement is deterministic, so that can be computed), so a
+  failover finds its state caught up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from streams.engine.task import TaskId
+
+#: recent owners remembered per task (the current one first)
+OWNER_HISTORY = 3
+
+
+@dataclass(frozen=True, order=True)
+class ThreadKey:
+    """One stream thread of one instance: (process id, thread index)."""
+
+    process: str
+    thread: int
+
+    def __str__(self) -> str:
+        return f"{self.process}/{self.thread}"
+
+
+@dataclass
+class Placement:
+    """The result: actives by thread, standbys by thread, for the whole group."""
+
+    active: dict[TaskId, ThreadKey] = field(default_factory=dict)
+    standby: dict[TaskId, list[ThreadKey]] = field(default_factory=dict)
+
+    def active_tasks(self, thread: ThreadKey) -> list[TaskId]:
+        """The tasks ``thread`` runs, sorted."""
+        return sorted(t for t, k in self.active.items() if k == thread)
+
+    def standby_tasks(self, thread: ThreadKey) -> list[TaskId]:
+        """The standby tasks ``thread`` keeps up to date, sorted."""
+        return sorted(t for t, ks in self.standby.items() if thread in ks)
+
+    def owner_process(self, task: TaskId) -> str | None:
+        """The process id of the instance running ``task``, if anyone does."""
+        key = self.active.get(task)
+        return key.process if key is not None else None
+
+
+def _score(task: TaskId, bin_name: str) -> int:
+    """Rendezvous (highest-random-weight) score of ``task`` on ``bin_name``: stable across
+    processes and Python runs (unlike ``hash``)."""
+    digest = hashlib.blake2b(f"{task.subtopology}_{task.partition}|{bin_name}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _quotas(bins: Sequence[str], weights: Mapping[str, int], total: int) -> dict[str, int]:
+    """Split ``total`` tasks over ``bins`` in proportion to their weights (thread counts) so
+    that per-unit counts differ by at most one. Which units get the remainder is decided by
+    a hash, so it does not depend on the order members joined in."""
+    units = [(b, i) for b in bins for i in range(weights[b])]
+    if not units:
+        return {b: 0 for b in bins}
+    base, extra = divmod(total, len(units))
+    units.sort(key=lambda u: hashlib.blake2b(f"{u[0]}#{u[1]}".encode(),
+                                             digest_size=8).digest())
+    quota = {b: 0 for b in bins}
+    for n, (b, _) in enumerate(units):
+        quota[b] += base + (1 if n < extra else 0)
+    return quota
+
+
+def _ranked(task: TaskId, bins: Iterable[str]) -> list[str]:
+    """``bins`` in ``task``'s rendezvous preference order."""
+    return sorted(bins, key=lambda b: (-_score(task, b), b))
+
+
+def distribute(tasks: Sequence[TaskId], bins: Sequence[str], weights: Mapping[str, int],
+               owners: Mapping[TaskId, Sequence[str]]) -> dict[TaskId, str]:
+    """Place ``tasks`` on ``bins`` (instances, or threads of one instance).
+
+    ``owners[t]`` lists the bins that ran ``t`` recently, most recent first (bins no longer
+    present are ignored). Returns a bin for every task. See the module docstring for rules.
+    """
+    if not bins:
+        return {}
+    live = set(bins)
+    quota = _quotas(bins, weights, len(tasks))
+    ranked = {t: _ranked(t, bins) for t in tasks}
+    # 1. sticky: each task stays with its current owner
+    placed: dict[TaskId, str] = {}
+    held: dict[str, list[TaskId]] = {b: [] for b in bins}
+    for t in tasks:
+        hist = owners.get(t, ())
+        if hist and hist[0] in live:
+            placed[t] = hist[0]
+            held[hist[0]].append(t)
+    # 2. bins over their share release tasks, those wanted elsewhere first: a task an
+    #    under-share bin ran recently, then one this bin likes least
+    short = {b for b in bins if len(held[b]) < quota[b]}
+    for b in bins:
+        over = len(held[b]) - quota[b]
+        if over <= 0:
+            continue
+
+        def release_order(t: TaskId, b: str = b) -> tuple[int, int, TaskId]:
+            wanted = any(o in short and o != b for o in owners.get(t, ())[1:])
+            return (0 if wanted else 1, ranked[t].index(b) * -1, t)
+
+        for t in sorted(held[b], key=release_order)[:over]:
+            held[b].remove(t)
+            del placed[t]
+    # 3. unplaced tasks go to a bin under its share: a recent owner, else by rendezvous rank
+    for t in tasks:
+        if t in placed:
+            continue
+        room = [b for b in bins if len(held[b]) < quota[b]]
+        recent = [o for o in owners.get(t, ()) if o in live and o in room]
+        choice = recent[0] if recent else min(room, key=ranked[t].index)
+        placed[t] = choice
+        held[choice].append(t)
+    return placed
+
+
+@dataclass(frozen=True)
+class Member:
+    """One instance as the placement sees it: its process id and its stream threads, given
+    as a count (threads 1..n) or as the thread indices themselves."""
+
+    process: str
+    threads: int | tuple[int, ...]
+
+    @property
+    def thread_ids(self) -> tuple[int, ...]:
+        """The instance's thread indices, sorted."""
+        if isinstance(self.threads, int):
+            return tuple(range(1, self.threads + 1))
+        return tuple(sorted(self.threads))
+
+
+def place(members: Iterable[Member], tasks: Sequence[TaskId],
+          owners: Mapping[TaskId, Sequence[ThreadKey | str]], *,
+          stateful: Iterable[TaskId] = (), num_standbys: int = 0) -> Placement:
+    """The group's placement. ``owners[t]``: recent owners of ``t``, most recent first, as
+    :class:`ThreadKey` (the current owner) or process ids (earlier owners)."""
+    by_process = {m.process: m for m in members if m.thread_ids}
+    processes = sorted(by_process)
+    tasks = sorted(tasks)
+    proc_owners = {t: _dedup(_process_of(o) for o in hist) for t, hist in owners.items()}
+    weights = {p: len(by_process[p].thread_ids) for p in processes}
+    on_process = distribute(tasks, processes, weights, proc_owners)
+    out = Placement()
+    for p in processes:
+        mine = [t for t in tasks if on_process.get(t) == p]
+        _to_threads(out.active, p, by_process[p].thread_ids, mine, owners)
+    _place_standbys(out, by_process, processes, tasks, proc_owners, set(stateful),
+                    num_standbys)
+    return out
+
+
+def _process_of(owner: ThreadKey | str) -> str:
+    return owner.process if isinstance(owner, ThreadKey) else owner
+
+
+def _dedup(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for i in items:
+        if i not in seen:
+            seen.append(i)
+    return seen
+
+
+def _to_threads(out: dict[TaskId, ThreadKey], process: str, threads: tuple[int, ...],
+                tasks: list[TaskId], owners: Mapping[TaskId, Sequence[ThreadKey | str]]) -> None:
+    """Spread one instance's tasks over its threads, sticky to the thread that ran each."""
+    names = [str(i) for i in threads]
+    thread_owners = {}
+    for t in tasks:
+        hist = owners.get(t, ())
+        if hist and isinstance(hist[0], ThreadKey) and hist[0].process == process:
+            thread_owners[t] = [str(hist[0].thread)]
+    for t, name in distribute(tasks, names, {n: 1 for n in names}, thread_owners).items():
+        out[t] = ThreadKey(process, int(name))
+
+
+def _place_standbys(out: Placement, by_process: Mapping[str, Member], processes: list[str],
+                    tasks: list[TaskId], proc_owners: Mapping[TaskId, Sequence[str]],
+                    stateful: set[TaskId], num_standbys: int) -> None:
+    """Standbys for stateful tasks, never on the active's instance. The first goes where the
+    task would move if its instance failed now (the same function over the others, with
+    this placement as the owners it would see); more go to the instances holding the fewest
+    standbys, by rendezvous rank."""
+    if num_standbys <= 0 or len(processes) < 2 or not stateful:
+        return
+    now_owners = {t: [out.active[t].process, *[o for o in proc_owners.get(t, ())
+                                                if o != out.active[t].process]][:OWNER_HISTORY]
+                  for t in tasks}
+    failover: dict[TaskId, str] = {}
+    for p in processes:
+        if not any(out.active[t].process == p for t in stateful if t in out.active):
+            continue
+        rest = [q for q in processes if q != p]
+        moved = distribute(tasks, rest, {q: len(by_process[q].thread_ids) for q in rest},
+                           now_owners)
+        for t in stateful:
+            if t in out.active and out.active[t].process == p:
+                failover[t] = moved[t]
+    load = {p: 0 for p in processes}
+    chosen: dict[TaskId, list[str]] = {}
+    for t in sorted(stateful):
+        if t not in out.active:
+            continue
+        picks = [failover[t]] if t in failover else []
+        for p in picks:
+            load[p] += 1
+        ranked = _ranked(t, (p for p in processes if p != out.active[t].process))
+        while len(picks) < min(num_standbys, len(processes) - 1):
+            p = min((q for q in ranked if q not in picks), key=lambda q: load[q])
+            picks.append(p)
+            load[p] += 1
+        chosen[t] = picks
+    # each instance spreads its standbys over its threads round robin, in task order
+    for p in processes:
+        mine = sorted(t for t, ps in chosen.items() if p in ps)
+        ids = by_process[p].thread_ids
+        for i, t in enumerate(mine):
+            out.standby.setdefault(t, []).append(ThreadKey(p, ids[i % len(ids)]))
+
+
+def owners_after(placement: Placement, owners: Mapping[TaskId, Sequence[ThreadKey | str]]
+                 ) -> dict[TaskId, list[ThreadKey | str]]:
+    """The recent-owner lists once ``placement`` is in force: its active thread first, then
+    the earlier owners' process ids, at most :data:`OWNER_HISTORY` entries."""
+    out: dict[TaskId, list[ThreadKey | str]] = {}
+    for t, key in placement.active.items():
+        earlier = [p for p in _dedup(_process_of(o) for o in owners.get(t, ())) if p != key.process]
+        history: list[ThreadKey | str] = [key, *earlier]
+        out[t] = history[:OWNER_HISTORY]
+    return out
