@@ -173,6 +173,10 @@ KEYS: dict[str, _Key] = {
     "replication.factor": _Key(-1, "Replication factor of internal topics (-1: broker default).",
                                _int_min(-1)),
     "num.standby.replicas": _Key(0, "Standby replicas per stateful task.", _int_min(0)),
+    "task.assignor": _Key(
+        "streams", "streams: placement computed by every member (balanced, sticky, standbys, "
+        "owner metadata); range: the classic range assignor as is (docs/assignment.md).",
+        _one_of("streams", "range")),
     "max.task.idle.ms": _Key(0, "How long a task waits for data on all its inputs.", _int_min(-1)),
     "poll.ms": _Key(100, "Max time a poll blocks.", _int_min(0)),
     "buffered.records.per.partition": _Key(1000, "Records buffered per partition before pausing.",

@@ -137,3 +137,11 @@ class PartitionGroup:
     def clear(self) -> None:
         """Drop every buffered record (the task is closing)."""
         self.queues.clear()
+
+    def drop_buffered(self) -> None:
+        """Drop the buffered records but keep the queues: the task is suspended during a
+        rebalance, and its input is fetched again from the offsets committed on suspension."""
+        for q in self.queues.values():
+            q.clear()
+        self._idle_deadlines.clear()
+        self.waiting = False

@@ -91,6 +91,12 @@ def producer_config(config: StreamsConfig, thread_name: str,
     return cfg
 
 
+def thread_admin_config(config: StreamsConfig, thread_name: str) -> dict[str, Any]:
+    """A stream thread's admin client (it describes the group at each rebalance)."""
+    return {"bootstrap.servers": config["bootstrap.servers"], "client.id": f"{thread_name}-admin",
+            **config.client_config("admin.")}
+
+
 def global_consumer_config(config: StreamsConfig, client_id: str) -> dict[str, Any]:
     """The global thread's consumer: assigned every partition of the global topics."""
     cfg: dict[str, Any] = {

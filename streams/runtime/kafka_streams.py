@@ -32,10 +32,17 @@ from streams.runtime.app_control import ApplicationControl
 from streams.runtime.client_check import check_client_configs, startup_admin
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
 from streams.runtime.global_thread import GlobalStreamThread
+from streams.runtime.interactive import InteractiveQueries
 from streams.runtime.internal_topics import InternalTopicManager, TopicPlan
-from streams.runtime.queries import composite_store
+from streams.runtime.process_metadata import load_or_create_process_id
 from streams.runtime.restore import StateRestoreListener
+from streams.runtime.standby import StandbyUpdateListener
 from streams.runtime.stream_thread import StreamThread, ThreadState
+from streams.runtime.streams_metadata import (
+    GroupView,
+    HostInfo,
+)
+from streams.runtime.task_ownership import TaskOwnership
 from streams.runtime.watchdog import StallListener, StallWatchdog, log_stacks
 from streams.topology.topology import Topology
 
@@ -66,7 +73,7 @@ StateListener = Callable[[State, State], None]
 ExceptionHandler = Callable[[BaseException], StreamThreadExceptionResponse]
 
 
-class KafkaStreams:
+class KafkaStreams(InteractiveQueries):
     """One instance of a streams application; see the module docstring."""
 
     def __init__(self, topology: Topology, config: Mapping[str, Any] | None = None, *,
@@ -86,6 +93,7 @@ class KafkaStreams:
         self._listeners: list[StateListener] = []
         self._handler: ExceptionHandler | None = None
         self._restore_listener: StateRestoreListener | None = None
+        self._standby_listener: StandbyUpdateListener | None = None
         self._threads: list[StreamThread] = []
         self._thread_index = 0
         self._global: GlobalStreamThread | None = None
@@ -96,6 +104,14 @@ class KafkaStreams:
         self._error_shutdown = threading.Event()
         self._stall_listeners: list[StallListener] = []
         self._watchdog: StallWatchdog | None = None
+        #: this instance's id in the placement, kept in the state directory (set by start())
+        self.process_id: str | None = None
+        #: the group's placement as last computed by one of this instance's threads
+        self._group_view: GroupView | None = None
+        #: which of this instance's threads holds each task (tasks move between them)
+        self._ownership = TaskOwnership()
+        if self.config["application.server"]:
+            HostInfo.parse(self.config["application.server"])  # fails early when malformed
 
     # ------------------------------------------------------------------ state
     @property
@@ -245,6 +261,7 @@ class KafkaStreams:
         # local and quick: a typo in a client setting fails here, not inside a stream thread
         check_client_configs(self.config, self.topology, self.client_id)
         self._lock_state_dir()
+        self.process_id = load_or_create_process_id(self.state_root)
         try:
             admin, admin_log = startup_admin(self.config, self.client_supplier)
             manager = InternalTopicManager(admin, self.config["replication.factor"],
@@ -289,6 +306,8 @@ class KafkaStreams:
             restore_listener=self._restore_listener,
             global_stores=self._global.stores if self._global else None,
             client_supplier=self.client_supplier,
+            process_id=self.process_id or "", on_placement=self._on_placement,
+            ownership=self._ownership, standby_listener=self._standby_listener,
         )
         self._threads.append(thread)
         thread.start()
@@ -356,53 +375,17 @@ class KafkaStreams:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ queries & introspection
-    def store(self, name: str) -> Any:
-        """A read-only view of store ``name`` over the tasks this instance runs: a
-        :class:`~streams.runtime.queries.CompositeReadOnlyKeyValueStore`, or for window and
-        session stores a ``CompositeReadOnlyWindowStore`` / ``CompositeReadOnlySessionStore``
-        (``get(key, window_start)``, ``fetch(key, from, to)``, ``fetch_all``, ...)."""
-        builder = self.topology.stores.get(name)
-        if builder is None:
-            raise StreamsError(f"no state store named {name!r} in the topology "
-                               f"(stores: {', '.join(sorted(self.topology.stores)) or 'none'})")
+    def _accepts_queries(self) -> bool:
+        return self._state in (State.RUNNING, State.REBALANCING)
 
-        def current() -> list[Any]:
-            found: list[Any] = []
-            if self._global is not None and name in self._global.stores:
-                return [self._global.stores[name]]
-            for thread in list(self._threads):
-                tm = thread.task_manager
-                if tm is None:
-                    continue
-                for task in list(tm.running.values()):
-                    s = task.stores.get(name)
-                    if s is not None and s.is_open:
-                        found.append(s)
-            return found
+    def _on_placement(self, view: GroupView) -> None:
+        self._group_view = view
 
-        return composite_store(name, builder, current)
-
-    def local_tasks(self) -> dict[str, list[str]]:
-        """Task ids per stream thread, running ones only."""
-        out: dict[str, list[str]] = {}
-        for thread in self._threads:
-            tm = thread.task_manager
-            out[thread.name] = sorted(str(t) for t in tm.running) if tm else []
-        return out
-
-    @property
-    def threads(self) -> list[StreamThread]:
-        """The stream threads (for metrics and tests)."""
-        return list(self._threads)
-
-    def restored_records(self) -> int:
-        """Records restored from changelogs by this instance so far."""
-        total = 0
-        for thread in self._threads:
-            if thread.restorer is not None:
-                total += sum(thread.restorer.restored_records.values())
-        return total
+    def set_standby_update_listener(self, listener: StandbyUpdateListener) -> None:
+        """Receive the progress of this instance's standby tasks."""
+        if self._state != State.CREATED:
+            raise StreamsError("set the standby update listener before start()")
+        self._standby_listener = listener
 
     def wait_until_running(self, timeout: float = 60.0) -> None:
         """Block until the client is RUNNING (raises on timeout or failure)."""

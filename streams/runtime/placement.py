@@ -64,9 +64,10 @@ class Placement:
 
 def _score(task: TaskId, bin_name: str) -> int:
     """Rendezvous (highest-random-weight) score of ``task`` on ``bin_name``: stable across
-    processes and Python runs (unlike ``hash``)."""
-    digest = hashlib.blake2b(f"{task.subtopology}_{task.partition}|{bin_name}".encode(),
-                             digest_size=8).digest()
+    processes and Python runs (unlike ``hash``). It depends on the partition only, so the
+    tasks of one partition number (``0_3``, ``1_3``) favour the same instance and tend to
+    stay together, as range placed them (records of one key then stay on one instance)."""
+    digest = hashlib.blake2b(f"{task.partition}|{bin_name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -119,9 +120,9 @@ def distribute(tasks: Sequence[TaskId], bins: Sequence[str], weights: Mapping[st
         if over <= 0:
             continue
 
-        def release_order(t: TaskId, b: str = b) -> tuple[int, int, TaskId]:
+        def release_order(t: TaskId, b: str = b) -> tuple[int, int, int, TaskId]:
             wanted = any(o in short and o != b for o in owners.get(t, ())[1:])
-            return (0 if wanted else 1, ranked[t].index(b) * -1, t)
+            return (0 if wanted else 1, -ranked[t].index(b), _score(t, b), t)
 
         for t in sorted(held[b], key=release_order)[:over]:
             held[b].remove(t)

@@ -85,6 +85,11 @@ class ChangelogRestorer:
         """True when nothing is being restored."""
         return not self._active
 
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """``(low, high)`` of any partition, read with the restore consumer (safe inside the
+        main consumer's rebalance callbacks, unlike the main consumer's own calls)."""
+        return watermarks(self._consumer, topic, partition, self._timeout)
+
     def end_offset(self, topic: str, partition: int) -> int:
         """The changelog partition's current end: the high watermark, or under exactly-once
         (a ``read_committed`` restore consumer) the end of the committed data, so a crashed

@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
+    OFFSET_INVALID,
     Consumer,
     Producer,
     TopicPartition,
@@ -26,19 +27,25 @@ from confluent_kafka import (
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
 from streams.engine.commit import commit_tasks
+from streams.runtime.assignor import StreamsAssignor
 from streams.runtime.client_configs import (
     main_consumer_config,
     producer_config,
     restore_consumer_config,
+    thread_admin_config,
 )
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
+from streams.runtime.group_members import member_client_id
 from streams.runtime.lags import FetchedLags
-from streams.runtime.offsets import watermarks
+from streams.runtime.placement import ThreadKey
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
 from streams.runtime.retries import TaskMigratedError, retry_commit_step, retrying
+from streams.runtime.standby import StandbyUpdateListener, StandbyUpdater
+from streams.runtime.streams_metadata import GroupView
 from streams.runtime.streams_producer import StreamsProducer
 from streams.runtime.task_manager import TaskManager
+from streams.runtime.task_ownership import TaskOwnership
 from streams.topology.nodes import SourceNode
 from streams.topology.topology import Topology
 
@@ -79,8 +86,19 @@ class StreamThread(threading.Thread):
         restore_listener: StateRestoreListener | None = None,
         global_stores: dict[str, Any] | None = None,
         client_supplier: ClientSupplier | None = None,
+        process_id: str = "",
+        standby_listener: StandbyUpdateListener | None = None,
+        on_placement: Callable[[GroupView], None] | None = None,
+        ownership: TaskOwnership | None = None,
     ) -> None:
         super().__init__(name=f"{client_id}-StreamThread-{index}", daemon=True)
+        #: the instance's process id (the placement's name for it)
+        self.process_id = process_id or client_id
+        self._on_placement = on_placement
+        self._standby_listener = standby_listener
+        self._ownership = ownership
+        #: computes this thread's tasks from the group (None: task.assignor=range)
+        self.assignor: StreamsAssignor | None = None
         self.index = index
         self.topology = topology
         self.config = config
@@ -188,10 +206,25 @@ class StreamThread(threading.Thread):
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
-        self.consumer = self._supplier.get_consumer(main_consumer_config(self.config, self.name))
+        ccfg = main_consumer_config(self.config, self.name)
+        if self.config["task.assignor"] == "streams":
+            ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
+                                                 self.config["application.server"])
+        self.consumer = self._supplier.get_consumer(ccfg)
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
-                                        lags=FetchedLags(self.consumer))
+                                        lags=FetchedLags(self.consumer),
+                                        ownership=self._ownership)
+        if self.config["task.assignor"] == "streams" and self.config["num.standby.replicas"]:
+            self.task_manager.standby_updater = StandbyUpdater(
+                self._supplier.get_restore_consumer(
+                    {**rcfg, "client.id": f"{self.name}-standby-consumer"}),
+                self.config["restore.batch.size"], self.name, self._standby_listener)
+        if self.config["task.assignor"] == "streams":
+            self.assignor = StreamsAssignor(
+                self.name, self.app_id, ThreadKey(self.process_id, self.index),
+                self._supplier.get_admin(thread_admin_config(self.config, self.name)),
+                self.task_manager, self.config["num.standby.replicas"], self._task_timeout)
         topics = sorted(self.task_manager.sub_of_topic)
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_lost)
@@ -220,15 +253,24 @@ class StreamThread(threading.Thread):
         multi = self.task_manager.multi_input_topics
         if not overrides and not any(tp.topic in multi for tp in partitions):
             return partitions
-        committed = retrying(
-            f"could not read the committed offsets of group {self.app_id}",
-            lambda t: consumer.committed(partitions, timeout=t), self._task_timeout)
+        if self.assignor is not None:
+            # read by the assignor through the admin client: calling the consumer itself
+            # inside its rebalance callback breaks confluent-kafka's callback state
+            known = self.assignor.committed
+            committed = [TopicPartition(tp.topic, tp.partition,
+                                        known.get((tp.topic, tp.partition), OFFSET_INVALID))
+                         for tp in partitions]
+        else:
+            committed = retrying(
+                f"could not read the committed offsets of group {self.app_id}",
+                lambda t: consumer.committed(partitions, timeout=t), self._task_timeout)
         default_reset = self.config["auto.offset.reset"]
         starts: dict[tuple[str, int], int] = {}
         for tp in committed:
             reset = overrides.get(tp.topic)
             if tp.topic in multi:
-                low, high = watermarks(consumer, tp.topic, tp.partition, self._task_timeout)
+                assert self.restorer is not None
+                low, high = self.restorer.watermarks(tp.topic, tp.partition)
                 if tp.offset < low or tp.offset > high:  # none committed, or out of range
                     tp.offset = low if (reset or default_reset) == "earliest" else high
                 starts[(tp.topic, tp.partition)] = tp.offset
@@ -242,9 +284,18 @@ class StreamThread(threading.Thread):
         assert self.task_manager is not None
         try:
             self._set_state(ThreadState.PARTITIONS_ASSIGNED)
-            partitions = self._start_offsets(consumer, partitions)
+            if self.assignor is not None:
+                wanted = self.assignor.assign(consumer, partitions)
+                if self.assignor.view is not None and self._on_placement is not None:
+                    self._on_placement(self.assignor.view)
+            else:
+                wanted = self.task_manager.tasks_for((tp.topic, tp.partition)
+                                                     for tp in partitions)
+            partitions = self._start_offsets(
+                consumer, [TopicPartition(t, p) for tps in wanted.values() for t, p in tps])
             consumer.assign(partitions)
-            pause = self.task_manager.assign([(tp.topic, tp.partition) for tp in partitions])
+            pause = self.task_manager.assign_tasks(
+                wanted, self.assignor.standbys if self.assignor is not None else ())
             if pause:
                 consumer.pause([TopicPartition(t, p) for t, p in pause])
             if self.restorer is not None and self.restorer.idle:
@@ -262,10 +313,11 @@ class StreamThread(threading.Thread):
                 self.task_manager.close_all(clean=False)
             else:
                 try:
-                    self.task_manager.revoke_all(self._commit)
+                    self.task_manager.suspend_all(self._commit)
                 except TaskMigratedError as exc:
-                    log.warning("%s: %s; its tasks were closed without committing",
+                    log.warning("%s: %s; its tasks are closed without committing",
                                 self.name, exc)
+                    self._close_dirty_and_abort()
             consumer.unassign()
         except BaseException as exc:
             self.failure = exc
@@ -326,6 +378,8 @@ class StreamThread(threading.Thread):
             self.last_loop = time.monotonic()
             busy = tm.has_buffered() or not restorer.idle
             msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
+            if self.assignor is not None and self.assignor.pending_stamps:
+                self.assignor.record_ownership(consumer)
             if msgs:
                 tm.add(msgs)
             if not restorer.idle:
@@ -336,6 +390,8 @@ class StreamThread(threading.Thread):
                         consumer.resume([TopicPartition(t, p) for t, p in resume])
                 if restorer.idle and self.thread_state == ThreadState.PARTITIONS_ASSIGNED:
                     self._set_state(ThreadState.RUNNING)
+            if tm.standby_updater is not None and not tm.standby_updater.idle:
+                tm.standby_updater.update(0)
             n = tm.process(max_records)
             self.processed += n
             pause, resume = tm.flow_control()
@@ -371,11 +427,22 @@ class StreamThread(threading.Thread):
                          write_checkpoints=tm.write_checkpoints)
         self.commits += 1
 
+    def _offsets(self, offsets: dict[tuple[str, int], int]) -> list[TopicPartition]:
+        """Offsets to commit, each with its task's recent owners as metadata (the placement
+        reads them back at the next rebalance)."""
+        if self.assignor is None:
+            return [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        meta = self.assignor.commit_metadata
+        # confluent-kafka takes no None metadata; partitions of a task placed before the
+        # last rebalance always have some
+        return [TopicPartition(t, p, o, metadata=meta[(t, p)]) if (t, p) in meta
+                else TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+
     def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
         """At-least-once: commit the input offsets to the group."""
         assert self.consumer is not None
         consumer = self.consumer
-        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        tps = self._offsets(offsets)
         if tps:
             retry_commit_step(self.name, "could not commit offsets",
                               lambda t: consumer.commit(offsets=tps, asynchronous=False),
@@ -384,7 +451,7 @@ class StreamThread(threading.Thread):
     def _commit_transaction(self, offsets: dict[tuple[str, int], int]) -> None:
         """Exactly-once: the offsets go into the transaction, which is committed."""
         assert self.consumer is not None and self.streams_producer is not None
-        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        tps = self._offsets(offsets)
         self.streams_producer.commit(tps, self.consumer.consumer_group_metadata() if tps
                                      else None)
 
@@ -424,6 +491,12 @@ class StreamThread(threading.Thread):
                 self.restorer.close()
             except Exception as exc:
                 log.warning("%s: closing the restore consumer failed: %s", self.name, exc)
+        updater = self.task_manager.standby_updater if self.task_manager is not None else None
+        if updater is not None:
+            try:
+                updater.close()
+            except Exception as exc:
+                log.warning("%s: closing the standby consumer failed: %s", self.name, exc)
         tm = self.task_manager
         if tm is not None and self.streams_producer is not None and not self.eos:
             tm.collector.close()

@@ -1,8 +1,11 @@
-"""Turns a stream thread's partition assignment into tasks, and runs them.
+"""Turns a stream thread's share of the tasks into running tasks, and runs them.
 
-On assign: group partitions by (sub-topology, partition number), check co-partitioning, create
-and open the tasks, restore their stores (input paused meanwhile), then let them process.
-On revoke: commit and close them cleanly (checkpoints written). On loss: close them dirty.
+On assign: take the thread's tasks (from the placement, or grouped from the partitions the
+``range`` assignor gave, co-partitioning checked), keep the ones it already runs, close the
+ones it no longer has, create and open the new ones and restore their stores (input paused
+meanwhile), then let them process. On revoke: commit and *suspend* every task (buffered input
+dropped, stores kept open), since most come back in the next assignment. On loss: close them
+dirty.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from streams.runtime.lags import FetchedLags
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer
 from streams.runtime.retries import TransientErrorLog, is_task_migrated, is_transient
+from streams.runtime.standby import StandbyUpdater
+from streams.runtime.task_ownership import TaskOwnership
 from streams.state.cache import ThreadCache
 from streams.state.checkpoint import CHECKPOINT_FILE_NAME, OffsetCheckpoint
 from streams.topology.topology import Topology
@@ -39,7 +44,8 @@ class TaskManager:
     def __init__(self, topology: Topology, config: StreamsConfig, collector: KafkaRecordCollector,
                  restorer: ChangelogRestorer, state_root: Path, thread_name: str,
                  global_stores: dict[str, Any] | None = None,
-                 wall_clock: Any = None, lags: FetchedLags | None = None) -> None:
+                 wall_clock: Any = None, lags: FetchedLags | None = None,
+                 ownership: TaskOwnership | None = None) -> None:
         self.topology = topology
         self.config = config
         self.collector = collector
@@ -66,6 +72,12 @@ class TaskManager:
             if len(topics) > 1:
                 self.multi_input_topics |= topics
         self.lags = lags
+        #: standby tasks: stores kept up to date from changelogs, never processing
+        self.standbys: dict[TaskId, Task] = {}
+        self.standby_updater: StandbyUpdater | None = None
+        #: which thread of this instance holds each task's state (shared by its threads)
+        self.ownership = ownership or TaskOwnership()
+        self._handover_timeout: float = config["task.timeout.ms"] / 1000.0
         #: the thread's record cache, shared by its tasks' caching stores
         self.cache = ThreadCache(config["statestore.cache.max.bytes"]
                                  // max(1, config["num.stream.threads"]))
@@ -100,12 +112,63 @@ class TaskManager:
                 )
         return grouped
 
+    def task_partitions(self, partition_counts: dict[str, int]
+                        ) -> dict[TaskId, list[tuple[str, int]]]:
+        """Every task of the topology with its input partitions, given each input topic's
+        partition count: a sub-topology has as many tasks as its largest input has
+        partitions, and task ``s_p`` reads partition ``p`` of each input that has one."""
+        out: dict[TaskId, list[tuple[str, int]]] = {}
+        by_sub: dict[int, list[str]] = {}
+        for topic, sub in self.sub_of_topic.items():
+            by_sub.setdefault(sub.id, []).append(topic)
+        for sub_id, topics in sorted(by_sub.items()):
+            counts = {t: partition_counts.get(t, 0) for t in sorted(topics)}
+            for p in range(max(counts.values(), default=0)):
+                out[TaskId(sub_id, p)] = [(t, p) for t, n in counts.items() if p < n]
+        return out
+
+    def stateful(self, tasks: Iterable[TaskId]) -> list[TaskId]:
+        """The tasks with change-logged stores (the ones a standby can help)."""
+        stores = self.topology.stores
+        logged = {sub.id for sub in self.topology.subtopologies()
+                  if any(stores[name].logging_enabled for name in sub.stores)}
+        return [t for t in tasks if t.subtopology in logged]
+
     def assign(self, partitions: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Create tasks for newly assigned partitions; returns partitions to pause (restoring)."""
-        grouped = self.tasks_for(partitions)
+        """``range`` mode: tasks from the assigned partitions (see :meth:`assign_tasks`)."""
+        return self.assign_tasks(self.tasks_for(partitions))
+
+    def suspend_all(self, commit: Any) -> None:
+        """A rebalance begins: commit (through ``commit``), then keep every task open but
+        idle. Buffered input is dropped (it is fetched again from the committed offsets)."""
+        if self.tasks:
+            commit()
+        for task in self.tasks.values():
+            task.group.drop_buffered()
+        self.backpressured.clear()
+        self._waiting.clear()
+        if self.lags is not None:
+            self.lags.clear()
+
+    def assign_tasks(self, wanted: dict[TaskId, list[tuple[str, int]]],
+                     standbys: Iterable[TaskId] = ()) -> list[tuple[str, int]]:
+        """Make the thread run exactly ``wanted`` and keep the ``standbys``: tasks it ran
+        before go on where they were (their stores open and restored), tasks no longer
+        wanted are closed cleanly (they were committed on suspension), new ones are
+        created. Everything given up is closed before anything is opened, so a standby
+        promoted here leaves its checkpoint for the active task. Returns the partitions to
+        pause because their task is restoring."""
+        keep_standby = set(standbys) - set(wanted)
+        for tid in [t for t in self.tasks if t not in wanted]:
+            self._close_one(self.tasks[tid], clean=True)
+        for tid in [t for t in self.standbys if t not in keep_standby]:
+            self._close_standby(self.standbys[tid], clean=True,
+                                reason="PROMOTED" if tid in wanted else "MIGRATED")
         pause: list[tuple[str, int]] = []
-        for tid, tps in sorted(grouped.items()):
+        for tid, tps in sorted(wanted.items()):
             if tid in self.tasks:
+                if tid not in self.running:
+                    pause.extend(tps)  # still restoring: the new assign() resumed its input
                 continue
             task = self._create_task(tid)
             self.tasks[tid] = task
@@ -118,12 +181,80 @@ class TaskManager:
                 pause.extend(tps)
             else:
                 self._activate(task)
+        for tid in sorted(keep_standby - set(self.standbys)):
+            self._open_standby(tid)
         log.info("%s: assigned tasks %s (%d restoring)", self.thread_name,
-                 ", ".join(str(t) for t in sorted(grouped)) or "none",
+                 ", ".join(str(t) for t in sorted(wanted)) or "none",
                  len(self.tasks) - len(self.running))
+        if self.standbys or self.standby_updater is not None:
+            log.info("%s: standby tasks %s", self.thread_name,
+                     ", ".join(str(t) for t in sorted(self.standbys)) or "none")
         return pause
 
+    def _open_standby(self, tid: TaskId) -> None:
+        """Open ``tid``'s stores here and keep them up to date from their changelogs."""
+        if self.standby_updater is None:
+            raise StreamsError(f"{self.thread_name}: standby {tid} assigned, but this thread "
+                               "has no standby consumer")
+        task = self._create_task(tid)
+        self.standbys[tid] = task
+        for store, topic in task.state.changelog_topics.items():
+            registered = task.state.registered.get(store)
+            if registered is None:
+                continue
+            bytes_store, apply = registered
+            kept = bool(getattr(bytes_store, "persistent", False)) and store in task.stores_existed
+            start = task.checkpoint.get((topic, tid.partition)) if kept else None
+            self.standby_updater.add(task, store, topic, tid.partition, start, apply)
+
+    def _close_standby(self, task: Task, clean: bool, reason: str) -> None:
+        """Stop keeping a standby; a clean close checkpoints how far it got."""
+        del self.standbys[task.id]
+        try:
+            assert self.standby_updater is not None
+            positions = self.standby_updater.positions(task)
+            self.standby_updater.remove_task(task, reason)
+            if clean and not task.closed:
+                self._checkpoint_standby(task, positions)
+                task.close()
+            else:
+                task.close_dirty()
+        finally:
+            self.ownership.release(task.id, self.thread_name)
+
+    def _checkpoint_standby(self, task: Task, positions: dict[tuple[str, int], int]) -> None:
+        # standbys hold committed data only (read_committed under exactly-once): a checkpoint
+        # is safe at any time, unlike an active task's under exactly-once
+        task.state.flush()
+        if positions and task.state.task_dir() is not None:
+            OffsetCheckpoint(self.factory.task_dir(task.id) / CHECKPOINT_FILE_NAME).write(
+                {**task.checkpoint, **positions})
+
+    def _close_one(self, task: Task, clean: bool) -> None:
+        """Close one task that leaves this thread (clean: checkpoint written first)."""
+        self.restorer.remove_task(task)
+        del self.tasks[task.id]
+        was_running = self.running.pop(task.id, None) is not None
+        for tp in [tp for tp, t in self.by_partition.items() if t is task]:
+            del self.by_partition[tp]
+        try:
+            if clean and was_running and not task.closed:
+                self._write_checkpoint(task)
+                task.close()
+            else:
+                task.close_dirty()
+        finally:
+            self.ownership.release(task.id, self.thread_name)
+
     def _create_task(self, tid: TaskId) -> Task:
+        self.ownership.acquire(tid, self.thread_name, self._handover_timeout)
+        try:
+            return self._open_task(tid)
+        except BaseException:
+            self.ownership.release(tid, self.thread_name)
+            raise
+
+    def _open_task(self, tid: TaskId) -> Task:
         sub = self.factory.subtopology(tid.subtopology)
         task_dir = self.factory.task_dir(tid)
         task = self.factory.create(tid)
@@ -212,6 +343,15 @@ class TaskManager:
                     task.close_dirty()
             except BaseException as exc:
                 log.error("%s: closing task %s failed: %s", self.thread_name, task.name, exc)
+                first = first or exc
+            finally:
+                self.ownership.release(task.id, self.thread_name)
+        for standby in list(self.standbys.values()):
+            try:
+                self._close_standby(standby, clean, reason="MIGRATED")
+            except BaseException as exc:
+                log.error("%s: closing standby %s failed: %s", self.thread_name, standby.name,
+                          exc)
                 first = first or exc
         self.tasks.clear()
         self.running.clear()
@@ -309,6 +449,9 @@ class TaskManager:
 
     def write_checkpoints(self) -> None:
         """After a commit: record how far each changelog is reflected in local state."""
+        if self.standby_updater is not None:
+            for standby in self.standbys.values():
+                self._checkpoint_standby(standby, self.standby_updater.positions(standby))
         if self.eos:
             return
         for task in self.running.values():

@@ -1,40 +1,11 @@
-"""The Java producer's default partitioner for keyed records: murmur2 of the key bytes.
-
-librdkafka's ``murmur2_random`` partitioner (what the runtime's producers use) picks the same
-partition for a keyed record; tests use :func:`murmur2_partition` to predict where a key lands,
-and the in-memory Kafka of the unit tests to place records as a broker-bound producer would.
+"""The Java producer's default partitioner, for tests that predict where a key lands (the
+implementation lives with the runtime, which uses it for owner metadata).
 
 Example::
 
     murmur2_partition(b"user-1", 6)   # the partition a Java or streams producer writes to
 """
 
-from __future__ import annotations
+from streams.runtime.murmur2 import murmur2_partition
 
-_SEED, _M, _R = 0x9747B28C, 0x5BD1E995, 24
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The Java client's default partition for a record keyed ``key`` (murmur2, made
-    positive, modulo ``partitions``)."""
-    length = len(key)
-    h = (_SEED ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i:i + 4], "little")
-        k = (k * _M) & 0xFFFFFFFF
-        k ^= k >> _R
-        k = (k * _M) & 0xFFFFFFFF
-        h = (h * _M) & 0xFFFFFFFF
-        h ^= k
-    tail = key[length - length % 4:]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if len(tail) >= 1:
-        h ^= tail[0]
-        h = (h * _M) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * _M) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
+__all__ = ["murmur2_partition"]

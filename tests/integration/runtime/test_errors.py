@@ -184,10 +184,10 @@ def test_a_thread_failing_in_its_assignment_callback_fails_the_client(
     # the consumer's close runs)
     from streams.runtime.task_manager import TaskManager
 
-    def broken_assign(self, partitions):
+    def broken_assign(self, tasks, standbys=()):
         raise RuntimeError("cannot create tasks")
 
-    monkeypatch.setattr(TaskManager, "assign", broken_assign)
+    monkeypatch.setattr(TaskManager, "assign_tasks", broken_assign)
     source, sink = topic_factory("in"), topic_factory("out")
     app = app_factory(_doubling(source, sink).build(), processing_guarantee=guarantee)
     seen: list[BaseException] = []

@@ -5,6 +5,7 @@ ClientSupplier that makes them."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from confluent_kafka import (
@@ -136,6 +137,10 @@ class FakeConsumer:
         if not self._assigned_in_callback:
             self.assign(tps)
 
+    def memberid(self) -> str:
+        """This member's id in the group."""
+        return f"member-{id(self)}"
+
     def consumer_group_metadata(self) -> GroupMetadata:
         """The group, this member's generation and identity (for transactions)."""
         return GroupMetadata(self.group_id, self.generation, id(self))
@@ -236,9 +241,11 @@ class FakeConsumer:
                   ) -> list[TopicPartition]:
         """The group's committed offsets (OFFSET_INVALID where none)."""
         self.cluster.check("committed")
-        offsets = self.cluster.group(self.group_id).offsets
+        group = self.cluster.group(self.group_id)
         return [TopicPartition(tp.topic, tp.partition,
-                               offsets.get((tp.topic, tp.partition), OFFSET_INVALID))
+                               group.offsets.get((tp.topic, tp.partition), OFFSET_INVALID),
+                               metadata=group.offset_metadata.get((tp.topic, tp.partition))
+                               or "")
                 for tp in partitions]
 
     def commit(self, offsets: list[TopicPartition] | None = None,
@@ -254,6 +261,7 @@ class FakeConsumer:
                     f"member of generation {self.generation}, group at {group.generation}"))
             for tp in offsets or []:
                 group.offsets[(tp.topic, tp.partition)] = tp.offset
+                group.offset_metadata[(tp.topic, tp.partition)] = tp.metadata
         return list(offsets or [])
 
     def close(self) -> None:
@@ -350,7 +358,7 @@ class FakeProducer:
                 KafkaError.ILLEGAL_GENERATION,
                 f"generation {group_metadata.generation} is not the group's "
                 f"{group.generation}", txn_requires_abort=True))
-        offsets = {(tp.topic, tp.partition): tp.offset for tp in positions}
+        offsets = {(tp.topic, tp.partition): (tp.offset, tp.metadata) for tp in positions}
         self.txn.offsets[group_metadata.group_id] = (group_metadata.generation, offsets)
 
     def commit_transaction(self, timeout: float = -1) -> None:
@@ -379,6 +387,14 @@ class _Done:
             raise self._error
 
 
+class _Described:
+    def __init__(self, description: Any) -> None:
+        self._description = description
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._description
+
+
 class FakeAdmin:
     """Topic creation and metadata."""
 
@@ -392,6 +408,42 @@ class FakeAdmin:
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> _Metadata:
         """Topic metadata."""
         return _Metadata(self.cluster, topic)
+
+    def describe_consumer_groups(self, groups: list[str], request_timeout: float = -1
+                                 ) -> dict[str, _Described]:
+        """Each group's state and members (client id and range assignment), as the broker
+        describes a classic group."""
+        out = {}
+        with self.cluster.lock:
+            for g in groups:
+                group = self.cluster.group(g)
+                members = [SimpleNamespace(
+                    member_id=m.memberid(), client_id=m.config.get("client.id", ""),
+                    assignment=SimpleNamespace(topic_partitions=[
+                        TopicPartition(t, p) for t, p in group.assignment.get(id(m), [])]))
+                    for m in group.members]
+                state = SimpleNamespace(name="STABLE" if group.stable else "PREPARING_REBALANCE")
+                out[g] = _Described(SimpleNamespace(group_id=g, state=state, members=members))
+        return out
+
+    def list_consumer_group_offsets(self, requests: list[Any], require_stable: bool = False,
+                                    request_timeout: float = -1) -> dict[str, _Described]:
+        """Committed offsets (OFFSET_INVALID where none) with their metadata."""
+        self.cluster.check("list_consumer_group_offsets")
+        out = {}
+        with self.cluster.lock:
+            for req in requests:
+                group = self.cluster.group(req.group_id)
+                tps = []
+                for tp in req.topic_partitions:
+                    key = (tp.topic, tp.partition)
+                    meta = group.offset_metadata.get(key)
+                    offset = group.offsets.get(key, OFFSET_INVALID)
+                    tps.append(TopicPartition(tp.topic, tp.partition, offset, metadata=meta)
+                               if meta else TopicPartition(tp.topic, tp.partition, offset))
+                out[req.group_id] = _Described(SimpleNamespace(group_id=req.group_id,
+                                                               topic_partitions=tps))
+        return out
 
     def create_topics(self, new_topics: list[Any], **kwargs: Any) -> dict[str, _Done]:
         """Create each topic; TOPIC_ALREADY_EXISTS for those that do."""

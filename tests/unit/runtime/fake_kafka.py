@@ -82,6 +82,13 @@ class Group:
         self.joined: set[int] = set()  # id(member) of those rejoined in this rebalance
         self.assignment: dict[int, list[tuple[str, int]]] = {}  # id(member) -> partitions
         self.offsets: dict[tuple[str, int], int] = {}
+        #: the metadata string committed with each offset
+        self.offset_metadata: dict[tuple[str, int], str | None] = {}
+
+    @property
+    def stable(self) -> bool:
+        """Not in a rebalance (what a group description reports as STABLE)."""
+        return not self.preparing and self.generation > 0
 
 
 class FakeCluster:
@@ -170,8 +177,12 @@ class FakeCluster:
             self.changed.notify_all()
 
     def rejoined(self, group: Group, member: Any) -> None:
-        """``member`` has revoked and rejoined; the last one to do so completes the rebalance."""
+        """``member`` has revoked and rejoined; the last one to do so completes the rebalance.
+        A member rejoining a stable group starts a new rebalance, as a JoinGroup does."""
         with self.lock:
+            if not group.preparing:
+                self.rebalance(group)
+                member.needs_rejoin = False
             group.joined.add(id(member))
             self._maybe_complete(group)
 
@@ -225,7 +236,10 @@ class FakeCluster:
         with self.lock:
             if commit:
                 for group_id, (_, offsets) in txn.offsets.items():
-                    self.group(group_id).offsets.update(offsets)
+                    group = self.group(group_id)
+                    for tp, (offset, metadata) in offsets.items():
+                        group.offsets[tp] = offset
+                        group.offset_metadata[tp] = metadata
             txn.state = "committed" if commit else "aborted"
             if self.open_txns.get(txn.transactional_id) is txn:
                 del self.open_txns[txn.transactional_id]

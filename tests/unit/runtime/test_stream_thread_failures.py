@@ -54,6 +54,7 @@ class FakeTaskManager:
         self.sub_of_topic = {"in": object()}
         self.collector = self
         self.running = {"0_0": FakeTask(self.calls)}
+        self.standby_updater = None
 
     def flush(self) -> None:
         self.calls.append("flush")

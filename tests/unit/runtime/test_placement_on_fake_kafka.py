@@ -1,0 +1,121 @@
+"""The streams placement end to end on the in-memory cluster: balance across instances, owner
+metadata that agrees with the actual owners, a restarted instance getting its tasks back, and
+standby tasks taking over without restoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_kafka import FakeCluster
+from test_runtime_on_fake_kafka import (
+    APP,
+    PARTITIONS,
+    WORDS,
+    S,
+    feed,
+    instance,
+    latest_counts,
+    wait_until,
+)
+
+from streams.runtime.kafka_streams import KafkaStreams, State
+from streams.runtime.streams_metadata import HostInfo
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    c = FakeCluster()
+    c.create_topic("lines", PARTITIONS)
+    c.create_topic("counts", 2)
+    return c
+
+
+def _running(app: KafkaStreams) -> set[str]:
+    return {str(t) for th in app._threads if th.task_manager for t in th.task_manager.running}
+
+
+def _standbys(app: KafkaStreams) -> set[str]:
+    return {str(t) for th in app._threads if th.task_manager for t in th.task_manager.standbys}
+
+
+def _settled(apps: list[KafkaStreams], total: int) -> bool:
+    if any(a.state != State.RUNNING for a in apps):
+        return False
+    owned = [_running(a) for a in apps]
+    return sum(len(o) for o in owned) == total and len(set().union(*owned)) == total
+
+
+def test_three_instances_balance_and_agree_on_every_keys_owner(cluster: FakeCluster,
+                                                                tmp_path: Path) -> None:
+    expected = feed(cluster, WORDS * 2)
+    servers = {f"i{n}": f"host-{n}:{8080 + n}" for n in (1, 2, 3)}
+    with instance(cluster, tmp_path, "i1", **{"application.server": servers["i1"]}) as a, \
+            instance(cluster, tmp_path, "i2", **{"application.server": servers["i2"]}) as b, \
+            instance(cluster, tmp_path, "i3", **{"application.server": servers["i3"]}) as c:
+        apps = {"i1": a, "i2": b, "i3": c}
+        wait_until(lambda: _settled(list(apps.values()), 2 * PARTITIONS), "a settled placement")
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "the counts")
+        assert sorted(len(_running(x)) for x in apps.values()) == [2, 2, 2]
+        owner_of = {t: HostInfo.parse(servers[n]) for n, x in apps.items() for t in _running(x)}
+        everyone = [x.metadata_for_all_streams_clients() for x in apps.values()]
+        assert all(m == everyone[0] for m in everyone)
+        assert {str(m.host_info) for m in everyone[0]} == set(servers.values())
+        for word in sorted(expected):
+            answers = {x.query_metadata_for_key("counts", word, S) for x in apps.values()}
+            assert len(answers) == 1, answers
+            meta = answers.pop()
+            assert meta.active_host == owner_of[f"1_{meta.partition}"], (word, meta)
+            # and the owner really holds the word
+            owner = next(x for n, x in apps.items()
+                         if HostInfo.parse(servers[n]) == meta.active_host)
+            assert owner.store("counts").get(word) == expected[word]
+
+
+def test_an_instance_restarted_with_its_state_gets_its_tasks_back(cluster: FakeCluster,
+                                                                  tmp_path: Path) -> None:
+    feed(cluster, WORDS)
+    with instance(cluster, tmp_path, "i1") as a, instance(cluster, tmp_path, "i2") as b:
+        with instance(cluster, tmp_path, "i3") as c:
+            wait_until(lambda: _settled([a, b, c], 2 * PARTITIONS), "three settled")
+            before = _running(c)
+            kept = {"i1": _running(a), "i2": _running(b)}
+        wait_until(lambda: _settled([a, b], 2 * PARTITIONS), "two settled")
+        # the two that stayed kept what they had (sticky) and took the leaver's tasks
+        assert kept["i1"] <= _running(a) and kept["i2"] <= _running(b)
+        with instance(cluster, tmp_path, "i3") as again:
+            wait_until(lambda: _settled([a, b, again], 2 * PARTITIONS), "three again")
+            assert _running(again) == before
+            assert _running(a) == kept["i1"] and _running(b) == kept["i2"]
+
+
+def test_a_standby_takes_over_without_restoring(cluster: FakeCluster, tmp_path: Path) -> None:
+    cfg = {"num.standby.replicas": 1}
+    expected = feed(cluster, WORDS * 3)
+    with instance(cluster, tmp_path, "i1", **cfg) as a:
+        with instance(cluster, tmp_path, "i2", **cfg) as b:
+            wait_until(lambda: _settled([a, b], 2 * PARTITIONS), "two settled")
+            wait_until(lambda: latest_counts(cluster) == dict(expected), "the counts")
+            # every stateful task has its standby on the other instance
+            stateful = {f"1_{p}" for p in range(PARTITIONS)}
+            wait_until(lambda: _standbys(a) == stateful & _running(b)
+                       and _standbys(b) == stateful & _running(a), "standbys placed")
+            # the standby copies catch up with the counts (stale reads see them)
+            wait_until(lambda: all(
+                a.store("counts", stale=True).get(w) == n == b.store("counts", stale=True).get(w)
+                for w, n in expected.items()), "standbys caught up")
+            # new input: both standbys apply what their active tasks write
+            expected += feed(cluster, WORDS, start=50)
+            wait_until(lambda: latest_counts(cluster) == dict(expected), "the new counts")
+            wait_until(lambda: all(
+                a.store("counts", stale=True).get(w) == n == b.store("counts", stale=True).get(w)
+                for w, n in expected.items()), "standbys caught up again")
+            assert a.standby_updated_records() > 0 and b.standby_updated_records() > 0
+            assert _running(b) & stateful
+        # b left: a's standbys become active with nothing left to restore
+        wait_until(lambda: _settled([a], 2 * PARTITIONS), "a owns everything")
+        assert a.restored_records() == 0
+        expected += feed(cluster, WORDS, start=100)
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "counts after takeover")
+        assert not _standbys(a)  # nowhere else to keep one
+    assert APP
