@@ -34,8 +34,11 @@ def _eos(config: StreamsConfig) -> bool:
     return bool(config["processing.guarantee"] == EXACTLY_ONCE_V2)
 
 
-def main_consumer_config(config: StreamsConfig, thread_name: str) -> dict[str, Any]:
-    """A stream thread's consumer in the application's group."""
+def main_consumer_config(config: StreamsConfig, thread_name: str,
+                         thread_index: int = 1) -> dict[str, Any]:
+    """A stream thread's consumer in the application's group. A static member id
+    (``group.instance.id``) gets the thread index appended, one static member per thread,
+    as Kafka Streams does."""
     cfg: dict[str, Any] = {
         "bootstrap.servers": config["bootstrap.servers"],
         "client.id": f"{thread_name}-consumer",
@@ -50,6 +53,8 @@ def main_consumer_config(config: StreamsConfig, thread_name: str) -> dict[str, A
     # one group, commits only after processing, co-partitioned assignment, no reading of
     # aborted writes
     cfg["group.id"] = config["application.id"]
+    if cfg.get("group.instance.id"):
+        cfg["group.instance.id"] = f"{cfg['group.instance.id']}-{thread_index}"
     cfg["enable.auto.commit"] = False
     cfg["partition.assignment.strategy"] = "range"
     if _eos(config):
@@ -75,6 +80,7 @@ def restore_consumer_config(config: StreamsConfig, thread_name: str) -> dict[str
         cfg["isolation.level"] = "read_committed"
     cfg.update(config.client_config("consumer."))
     cfg.update(config.client_config("restore.consumer."))
+    cfg.pop("group.instance.id", None)  # never joins a group: a static id is the main consumer's
     cfg["group.id"] = f"{config['application.id']}-restore"
     return cfg
 
@@ -108,6 +114,7 @@ def global_consumer_config(config: StreamsConfig, client_id: str) -> dict[str, A
     }
     cfg.update(config.client_config("consumer."))
     cfg.update(config.client_config("global.consumer."))
+    cfg.pop("group.instance.id", None)  # assigned, never joins: a static id is the main consumer's
     if _eos(config):
         cfg["isolation.level"] = "read_committed"
     return cfg

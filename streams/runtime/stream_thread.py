@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
     OFFSET_INVALID,
     Consumer,
     Producer,
@@ -42,11 +40,11 @@ from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
 from streams.runtime.retries import TaskMigratedError, retry_commit_step, retrying
 from streams.runtime.standby import StandbyUpdateListener, StandbyUpdater
+from streams.runtime.start_offsets import needs_start_offsets, reset_overrides, start_offsets
 from streams.runtime.streams_metadata import GroupView
 from streams.runtime.streams_producer import StreamsProducer
 from streams.runtime.task_manager import TaskManager
 from streams.runtime.task_ownership import TaskOwnership
-from streams.topology.nodes import SourceNode
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -206,7 +204,7 @@ class StreamThread(threading.Thread):
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
-        ccfg = main_consumer_config(self.config, self.name)
+        ccfg = main_consumer_config(self.config, self.name, self.index)
         if self.config["task.assignor"] == "streams":
             ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
                                                  self.config["application.server"])
@@ -231,27 +229,14 @@ class StreamThread(threading.Thread):
         log.info("%s subscribed to %s", self.name, ", ".join(topics))
 
     # ------------------------------------------------------------------ rebalance
-    def _reset_overrides(self) -> dict[str, str]:
-        out = {}
-        for node in self.topology.nodes.values():
-            if isinstance(node, SourceNode) and node.offset_reset:
-                for t in node.topics:
-                    out[self.topology.resolve_topic(t, self.app_id)] = node.offset_reset
-        return out
-
     def _start_offsets(self, consumer: Consumer,
                        partitions: list[TopicPartition]) -> list[TopicPartition]:
-        """Decide where newly assigned partitions start, where that matters to us.
-
-        Sources with their own ``auto.offset.reset`` get it applied here (librdkafka has one
-        policy per consumer). Inputs of multi-input tasks are assigned at explicit offsets (the
-        committed one, or the reset policy's) so that their fetched lag is known before their
-        first record arrives.
-        """
-        assert self.task_manager is not None
-        overrides = self._reset_overrides()
+        """The partitions to assign, with start offsets where streams decides them
+        (:mod:`streams.runtime.start_offsets`)."""
+        assert self.task_manager is not None and self.restorer is not None
+        overrides = reset_overrides(self.topology, self.app_id)
         multi = self.task_manager.multi_input_topics
-        if not overrides and not any(tp.topic in multi for tp in partitions):
+        if not needs_start_offsets(partitions, overrides, multi):
             return partitions
         if self.assignor is not None:
             # read by the assignor through the admin client: calling the consumer itself
@@ -264,21 +249,12 @@ class StreamThread(threading.Thread):
             committed = retrying(
                 f"could not read the committed offsets of group {self.app_id}",
                 lambda t: consumer.committed(partitions, timeout=t), self._task_timeout)
-        default_reset = self.config["auto.offset.reset"]
-        starts: dict[tuple[str, int], int] = {}
-        for tp in committed:
-            reset = overrides.get(tp.topic)
-            if tp.topic in multi:
-                assert self.restorer is not None
-                low, high = self.restorer.watermarks(tp.topic, tp.partition)
-                if tp.offset < low or tp.offset > high:  # none committed, or out of range
-                    tp.offset = low if (reset or default_reset) == "earliest" else high
-                starts[(tp.topic, tp.partition)] = tp.offset
-            elif reset and tp.offset < 0:
-                tp.offset = OFFSET_BEGINNING if reset == "earliest" else OFFSET_END
+        assigned, starts = start_offsets(committed, overrides, multi,
+                                         self.config["auto.offset.reset"],
+                                         self.restorer.watermarks)
         assert self.task_manager.lags is not None
         self.task_manager.lags.track(starts)
-        return list(committed)
+        return assigned
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self.task_manager is not None
@@ -420,7 +396,9 @@ class StreamThread(threading.Thread):
         tm = self.task_manager
         if self.eos:
             # the transaction's commit writes the output, then the offsets with it
-            commit_tasks(tm.running.values(), commit_offsets=self._commit_transaction)
+            # (checkpoints: standbys' only, active state is checkpointed on a clean close)
+            commit_tasks(tm.running.values(), commit_offsets=self._commit_transaction,
+                         write_checkpoints=tm.write_checkpoints)
         else:
             commit_tasks(tm.running.values(), write_output=tm.collector.flush,
                          commit_offsets=self._commit_offsets,
@@ -457,7 +435,9 @@ class StreamThread(threading.Thread):
 
     def _close_tasks(self, clean: bool) -> None:
         """Close the tasks: clean ones commit and write checkpoints first. A clean close that
-        fails falls back to a dirty one and fails the thread."""
+        fails falls back to a dirty one and fails the thread, unless the group had moved on
+        (the tasks already belong to others: nothing is lost, their new owners go on from
+        the last commit, as after any migration)."""
         tm = self.task_manager
         if tm is None:
             return
@@ -466,6 +446,10 @@ class StreamThread(threading.Thread):
                 tm.revoke_all(self._commit)
             else:
                 self._close_dirty_and_abort()
+        except TaskMigratedError as exc:
+            log.warning("%s: %s while shutting down; closing its tasks without committing",
+                        self.name, exc)
+            self._close_dirty_and_abort()
         except BaseException as exc:
             log.error("%s: closing tasks failed: %s", self.name, exc)
             if clean:

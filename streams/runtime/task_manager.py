@@ -72,6 +72,9 @@ class TaskManager:
             if len(topics) > 1:
                 self.multi_input_topics |= topics
         self.lags = lags
+        #: changelog ends of each task when it was suspended (its checkpoint if it is closed
+        #: after the rebalance: by then a new owner may write to its changelogs)
+        self._suspended_at: dict[TaskId, dict[tuple[str, int], int]] = {}
         #: standby tasks: stores kept up to date from changelogs, never processing
         self.standbys: dict[TaskId, Task] = {}
         self.standby_updater: StandbyUpdater | None = None
@@ -145,6 +148,8 @@ class TaskManager:
             commit()
         for task in self.tasks.values():
             task.group.drop_buffered()
+            if task.id in self.running and task.state.changelog_topics:
+                self._suspended_at[task.id] = self._changelog_ends(task)
         self.backpressured.clear()
         self._waiting.clear()
         if self.lags is not None:
@@ -167,6 +172,7 @@ class TaskManager:
         pause: list[tuple[str, int]] = []
         for tid, tps in sorted(wanted.items()):
             if tid in self.tasks:
+                self._suspended_at.pop(tid, None)  # resumed: it writes on, as sole owner
                 if tid not in self.running:
                     pause.extend(tps)  # still restoring: the new assign() resumed its input
                 continue
@@ -356,6 +362,7 @@ class TaskManager:
         self.tasks.clear()
         self.running.clear()
         self.by_partition.clear()
+        self._suspended_at.clear()
         self.backpressured.clear()
         self._waiting.clear()
         if self.lags is not None:
@@ -457,10 +464,18 @@ class TaskManager:
         for task in self.running.values():
             self._write_checkpoint(task)
 
+    def _changelog_ends(self, task: Task) -> dict[tuple[str, int], int]:
+        """The ends of ``task``'s changelog partitions: how far its local state reaches, as
+        long as this thread is their only writer."""
+        return {(topic, task.id.partition): self.restorer.end_offset(topic, task.id.partition)
+                for topic in task.state.changelog_topics.values()}
+
     def _write_checkpoint(self, task: Task) -> None:
         if not task.state.changelog_topics or task.state.task_dir() is None:
             return
-        offsets = {}
-        for topic in task.state.changelog_topics.values():
-            offsets[(topic, task.id.partition)] = self.restorer.end_offset(topic, task.id.partition)
+        # a task suspended in a rebalance may already have a new owner writing to its
+        # changelogs: its state reaches only as far as the ends seen when it was suspended
+        offsets = self._suspended_at.pop(task.id, None)
+        if offsets is None:
+            offsets = self._changelog_ends(task)
         OffsetCheckpoint(self.factory.task_dir(task.id) / CHECKPOINT_FILE_NAME).write(offsets)

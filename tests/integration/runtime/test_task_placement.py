@@ -5,12 +5,13 @@ tasks back; a scale-out that moves few tasks; standbys that make a kill -9 cheap
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rt_helpers import make_lines, wait_for, wait_latest
+from rt_helpers import make_lines, stable_assignment, wait_for, wait_latest
 from wordcount_app import build_topology
 
 from streams import serdes
@@ -158,3 +159,76 @@ def test_scale_out_moves_only_the_new_share_and_others_keep_running(
     print(f"scale-out 2 -> 3: {len(moved)} of {len(ALL_TASKS)} tasks moved; longest pause of a "
           f"task that stayed: {longest:.2f} s (commit.interval.ms=1000)")
     assert longest < 2 * 1.0 + 3.0, gaps  # 2 x commit.interval.ms, plus slack for this machine
+
+
+@pytest.mark.timeout(240)
+def test_a_static_member_restarted_within_the_session_timeout_moves_nothing(
+        app_factory: Any, topic_factory: Any, kafka_bootstrap: str, tmp_path: Path) -> None:
+    lines_topic = topic_factory("lines", partitions=PARTITIONS)
+    counts_topic = topic_factory("counts", partitions=3)
+    topology = build_topology(lines_topic, counts_topic)
+
+    def static(name: str, **extra: Any) -> KafkaStreams:
+        return app_factory(topology, **{"consumer.group.instance.id": f"node-{name}",
+                                        "consumer.session.timeout.ms": 30000}, **extra)
+
+    a, b = static("a"), static("b")
+    c = static("c", state_dir=tmp_path / "state-c")
+    for app in (a, b, c):
+        app.start()
+    wait_for(lambda: _settled([a, b, c]), 90, "three static members to settle")
+    before = {"a": _running(a), "b": _running(b), "c": _running(c)}
+    rebalances: list[str] = []
+    for name, app in (("a", a), ("b", b)):
+        app.set_state_listener(lambda new, old, name=name: rebalances.append(name)
+                               if new == State.REBALANCING else None)
+    c.close(30)  # a static member does not leave the group: nobody rebalances
+    again = static("c", state_dir=tmp_path / "state-c")
+    again.start()
+    wait_for(lambda: _settled([a, b, again]), 60, "the restarted member to take its tasks up")
+    assert _running(again) == before["c"]
+    assert _running(a) == before["a"] and _running(b) == before["b"]
+    assert rebalances == [], rebalances
+
+
+_RESTORED_LINE = re.compile(r"store \S+ of task (\S+) restored: (\d+) records")
+_STANDBY_LINE = re.compile(r": standby tasks (.*)$")
+
+
+@pytest.mark.timeout(240)
+def test_after_a_kill_9_the_standby_takes_over_without_a_full_restore(
+        worker_factory: Any, topic_factory: Any, kafka_bootstrap: str) -> None:
+    lines_topic = topic_factory("lines", partitions=PARTITIONS)
+    counts_topic = topic_factory("counts", partitions=3)
+    extra = ("-s", "num.standby.replicas=1")
+    a = worker_factory("a", lines_topic, counts_topic, extra=extra)
+    b = worker_factory("b", lines_topic, counts_topic, extra=extra)
+    wait_for(lambda: stable_assignment([a, b], ALL_TASKS), 90, "two workers to settle")
+    lines, expected = make_lines(600, seed=3)
+    clients.produce(kafka_bootstrap, lines_topic, lines)
+    wait_latest(kafka_bootstrap, counts_topic, dict(expected), timeout=90)
+    victim = {t for t in (b.assigned() or set()) if t.startswith("1_")}
+    standbys = [m.group(1) for line in a.lines() if (m := _STANDBY_LINE.search(line))]
+    assert victim and standbys and victim == set(standbys[-1].split(", ")), (victim, standbys)
+    time.sleep(2.0)  # the standbys apply the last changelog records
+    seen = len(a.lines())
+    b.kill()
+    wait_for(lambda: a.assigned() == ALL_TASKS and a.state() == "RUNNING", 60,
+             "the survivor to take every task over")
+    restored = {}
+    for line in a.lines()[seen:]:
+        if (m := _RESTORED_LINE.search(line)):
+            restored[m.group(1)] = restored.get(m.group(1), 0) + int(m.group(2))
+    full = sum(expected.values())  # changelog records a full restore would read, at least
+    print(f"kill -9 with a standby: restored {restored} after the kill (full store: "
+          f"~{full} changelog records)")
+    assert sum(restored.values()) < full // 10, restored
+    more, counts = make_lines(100, seed=4, start=600)
+    clients.produce(kafka_bootstrap, lines_topic, more)
+    expected.update(counts)
+    latest = wait_for(lambda: (lambda got: got if all(got.get(w, 0) >= n
+                                                       for w, n in expected.items()) else None)(
+        {r.key: r.value for r in clients.consume_all(
+            kafka_bootstrap, counts_topic, key_serde=S, value_serde=serdes.Long())}),
+        60, "counts after the takeover (at-least-once: none lost)")
+    assert latest

@@ -51,3 +51,12 @@ def test_the_producer_is_transactional_only_under_exactly_once() -> None:
     mine = producer_config(_config(**{"processing.guarantee": "exactly_once_v2",
                                       "producer.transaction.timeout.ms": 30_000}), "T-1", "x")
     assert mine["transaction.timeout.ms"] == 30_000
+
+
+def test_a_static_member_id_is_one_per_thread_and_only_for_the_main_consumer() -> None:
+    cfg = _config(**{"consumer.group.instance.id": "node-7"})
+    assert main_consumer_config(cfg, "T-1", 1)["group.instance.id"] == "node-7-1"
+    assert main_consumer_config(cfg, "T-2", 2)["group.instance.id"] == "node-7-2"
+    assert "group.instance.id" not in restore_consumer_config(cfg, "T-1")
+    assert "group.instance.id" not in global_consumer_config(cfg, "cid")
+    assert "group.instance.id" not in main_consumer_config(_config(), "T-1", 1)

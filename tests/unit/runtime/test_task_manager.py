@@ -143,3 +143,32 @@ def test_a_clean_close_writes_checkpoints_at_the_changelog_end(cluster: FakeClus
     written = OffsetCheckpoint(tmp_path / "0_0" / CHECKPOINT_FILE_NAME).read()
     assert written == {(f"{APP}-counts-changelog", 0): 3}
     assert tm.tasks == {} and tm.running == {}
+
+
+def test_a_suspended_task_closed_after_the_rebalance_checkpoints_where_it_stopped(
+        cluster: FakeCluster, tmp_path: Path) -> None:
+    from streams.engine.task import TaskId
+
+    tm = manager(cluster, counting(), tmp_path)
+    tm.assign([("in", 0)])
+    tm.add([Message("in", 0, i, i, b"k", b"x") for i in range(3)])
+    tm.process(10)
+    tm.suspend_all(tm.collector.flush)
+    # the task's new owner writes to its changelog before this thread closes it
+    cluster.append(f"{APP}-counts-changelog", 0, b"k", b"\0" * 16)
+    tm.assign_tasks({})
+    written = OffsetCheckpoint(tmp_path / "0_0" / CHECKPOINT_FILE_NAME).read()
+    assert written == {(f"{APP}-counts-changelog", 0): 3}, "not the new owner's end (4)"
+    # taken back, it restores the one record it missed; one that stays resumes at once and
+    # is checkpointed at the end again afterwards
+    assert tm.assign_tasks({TaskId(0, 0): [("in", 0)]}) == [("in", 0)]
+    finished: list[Any] = []
+    while not tm.restorer.idle:
+        finished += tm.restorer.restore_some(0.05)
+    tm.restored(finished)
+    tm.suspend_all(tm.collector.flush)
+    tm.assign_tasks({TaskId(0, 0): [("in", 0)]})
+    assert [str(t) for t in tm.running] == ["0_0"]
+    tm.close_all(clean=True)
+    written = OffsetCheckpoint(tmp_path / "0_0" / CHECKPOINT_FILE_NAME).read()
+    assert written == {(f"{APP}-counts-changelog", 0): 4}
