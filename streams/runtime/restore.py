@@ -58,6 +58,34 @@ class _Changelog:
         return self.position >= self.end
 
 
+Batch = list[tuple[bytes, bytes | None]]
+
+
+def changelog_batches(msgs: list[Any], wanted: Callable[[tuple[str, int], int], bool],
+                      transient: TransientErrorLog, thread_name: str, purpose: str
+                      ) -> tuple[dict[tuple[str, int], Batch], dict[tuple[str, int], int]]:
+    """Changelog records read in one ``consume()``, as (key, value) batches per partition
+    with the offset of each batch's last record; only records ``wanted(tp, offset)``.
+    Transient errors are logged and skipped; others raise, naming the partition."""
+    batches: dict[tuple[str, int], Batch] = {}
+    last: dict[tuple[str, int], int] = {}
+    for msg in msgs:
+        err = msg.error()
+        if err is not None:
+            if err.code() == err._PARTITION_EOF:
+                continue
+            if is_transient(err):  # a broker away for a moment: librdkafka carries on
+                transient.seen(err, msg.topic(), msg.partition())
+                continue
+            raise StateStoreError(f"{thread_name}: reading changelog {msg.topic()}-"
+                                  f"{msg.partition()}{purpose} failed: {err}")
+        tp = (msg.topic(), msg.partition())
+        if wanted(tp, msg.offset()):
+            batches.setdefault(tp, []).append((msg.key(), msg.value()))
+            last[tp] = msg.offset()
+    return batches, last
+
+
 class ChangelogRestorer:
     """Drives restoration for one stream thread; call :meth:`restore_some` from its loop."""
 
@@ -179,25 +207,13 @@ class ChangelogRestorer:
         if not self._active:
             return []
         msgs: list[Any] = self._consumer.consume(num_messages=self._batch, timeout=timeout)
-        batches: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-        last: dict[tuple[str, int], int] = {}
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                if err.code() == err._PARTITION_EOF:
-                    continue
-                if is_transient(err):  # a broker away for a moment: librdkafka carries on
-                    self._transient.seen(err, msg.topic(), msg.partition())
-                    continue
-                raise StateStoreError(
-                    f"{self._name}: reading changelog {msg.topic()}-{msg.partition()} failed: {err}"
-                )
-            tp = (msg.topic(), msg.partition())
-            cl = self._active.get(tp)
-            if cl is None or msg.offset() >= cl.end:
-                continue
-            batches.setdefault(tp, []).append((msg.key(), msg.value()))
-            last[tp] = msg.offset()
+        active = self._active
+
+        def wanted(tp: tuple[str, int], offset: int) -> bool:
+            cl = active.get(tp)
+            return cl is not None and offset < cl.end
+
+        batches, last = changelog_batches(msgs, wanted, self._transient, self._name, "")
         now = time.monotonic()
         if batches:
             self.last_progress = now

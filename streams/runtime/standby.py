@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from streams.errors import StateStoreError
-from streams.runtime.retries import TransientErrorLog, is_transient
+from streams.runtime.restore import changelog_batches
+from streams.runtime.retries import TransientErrorLog
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +112,9 @@ class StandbyUpdater:
         if not self._replicas:
             return 0
         msgs = self._consumer.consume(num_messages=self._batch, timeout=timeout)
-        batches: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-        last: dict[tuple[str, int], int] = {}
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                if err.code() == err._PARTITION_EOF:
-                    continue
-                if is_transient(err):
-                    self._transient.seen(err, msg.topic(), msg.partition())
-                    continue
-                raise StateStoreError(f"{self._name}: reading changelog {msg.topic()}-"
-                                      f"{msg.partition()} for a standby failed: {err}")
-            tp = (msg.topic(), msg.partition())
-            if tp in self._replicas:
-                batches.setdefault(tp, []).append((msg.key(), msg.value()))
-                last[tp] = msg.offset()
+        replicas = self._replicas
+        batches, last = changelog_batches(msgs, lambda tp, _offset: tp in replicas,
+                                          self._transient, self._name, " for a standby")
         total = 0
         for tp, batch in batches.items():
             r = self._replicas[tp]
