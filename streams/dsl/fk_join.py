@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from streams.dsl.copartitioning import upstream_topics
 from streams.dsl.functions import takes_key
 from streams.dsl.params import Materialized
 from streams.dsl.processors.fk_join import (
@@ -43,7 +44,6 @@ from streams.dsl.processors.fk_join_formats import (
 from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
 from streams.errors import TopologyError
 from streams.serdes import Bytes
-from streams.topology.nodes import ProcessorNode, SourceNode
 from streams.topology.topology import Topology
 
 if TYPE_CHECKING:
@@ -61,22 +61,6 @@ _SINK = "KTABLE-SINK-"
 _SOURCE = "KTABLE-SOURCE-"
 
 
-def upstream_topics(topology: Topology, node: str) -> tuple[str, ...]:
-    """The topics of the source nodes that feed ``node`` (following parents), in order."""
-    seen: set[str] = set()
-    topics: list[str] = []
-    stack = [node]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        n = topology.nodes[name]
-        if isinstance(n, SourceNode):
-            topics.extend(t for t in n.topics if t not in topics)
-        elif isinstance(n, ProcessorNode):
-            stack.extend(n.parents)
-    return tuple(topics)
 
 
 def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],

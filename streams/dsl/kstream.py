@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from streams.dsl.copartitioning import declare_join_inputs
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import GetterFactory, store_getter
 from streams.dsl.grouped import KGroupedStream
@@ -297,6 +298,7 @@ class KStream:
         other_ks = getattr(sj, "key_serde", None) or other.key_serde
         that = other._side_for_stream_join(name and f"{name}-right", other_ks, other_vs,
                                            left_outer)
+        declare_join_inputs(b.topology, this.node, that.node)
         merge = add_stream_stream_join(b, this.node, that.node, joiner, wk, windows, mode, name,
                                        ks, this_vs, other_vs, sj)
         return KStream(b, merge, ks, UNKNOWN_SERDE, False)
@@ -365,6 +367,7 @@ class KStream:
             stores = getter[0]
             # the key changed upstream: co-partition with the table through a topic
             parent = self._repartition_for_join(name, left) if self.repartition_required else self
+            declare_join_inputs(b.topology, parent.node, other.node)
             prefix = "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-"
         elif isinstance(other, KStream):
             raise NotImplementedError(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streams.dsl.change import ChangeSerde
+from streams.dsl.copartitioning import declare_join_inputs
 from streams.dsl.fk_join import foreign_key_join
 from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import (
@@ -235,6 +236,7 @@ class KTable:
         b = self._builder
         topo = b.topology
         this_getter, other_getter = self.value_getter, other.value_getter
+        declare_join_inputs(topo, self.node, other.node)
         # named as Kafka Streams does, whatever the mode: the store (KTABLE-MERGE-STATE-STORE-
         # <n> unless named), the merge node, then KTABLE-JOINTHIS-/KTABLE-JOINOTHER-<n>, or
         # "<name>-join-this"/"<name>-join-other" for a named join (indexes are used anyway)

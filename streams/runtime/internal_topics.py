@@ -93,9 +93,11 @@ class TopicPlan:
 
 
 def plan_topics(topology: Topology, application_id: str, existing: dict[str, int],
-                dead_letter_topic: str | None = None) -> TopicPlan:
+                dead_letter_topic: str | None = None, strict: bool = True) -> TopicPlan:
     """Check that the user topics read and written exist, and work out partition counts from
     them (pure; no I/O). ``existing`` maps every topic on the cluster to its partition count.
+    ``strict``: every sub-topology's inputs must have equal counts (the ``range`` assignor);
+    otherwise only joins' inputs, and repartition topics read together.
 
     Raises :class:`MissingSourceTopicError` (which also names missing output topics, if any),
     then :class:`MissingSinkTopicError`, before anything else is decided.
@@ -198,7 +200,15 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
         for t in s.source_topics:
             rt = resolve(t)
             plan.source_partitions[rt] = plan.internal[rt][0] if rt in plan.internal else existing[rt]
+    # joins need their inputs co-partitioned. So does every sub-topology under the range
+    # assignor (``strict``), which hands out partitions, not tasks. With the placement, a merge
+    # may read user topics of different sizes (its task p reads partition p of those that have
+    # one), as in Kafka Streams; repartition topics read together must still agree, since
+    # streams itself partitions them by key
+    declared = set(topology.declared_copartition_groups)
     for group in topology.copartition_groups:
+        if not strict and group not in declared:
+            group = frozenset(t for t in group if t in internal)
         sizes = {resolve(t): plan.source_partitions[resolve(t)] for t in group}
         if len(set(sizes.values())) > 1:
             detail = ", ".join(f"{t}={n}" for t, n in sorted(sizes.items()))
@@ -265,13 +275,13 @@ class InternalTopicManager:
                 time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     def ensure(self, topology: Topology, application_id: str,
-               dead_letter_topic: str | None = None) -> TopicPlan:
+               dead_letter_topic: str | None = None, strict: bool = True) -> TopicPlan:
         """Check the topics read and written, create/validate internal topics; returns the
         plan."""
         from streams.runtime.app_control import control_topic
 
         existing = self.existing_partitions()
-        plan = plan_topics(topology, application_id, existing, dead_letter_topic)
+        plan = plan_topics(topology, application_id, existing, dead_letter_topic, strict)
         # carries SHUTDOWN_APPLICATION requests between instances (see app_control.py)
         plan.internal[control_topic(application_id)] = (
             1, {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)})

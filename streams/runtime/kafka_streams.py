@@ -270,7 +270,8 @@ class KafkaStreams(InteractiveQueries):
                                            bootstrap_servers=self.config["bootstrap.servers"],
                                            client_log=admin_log)
             self.plan = manager.ensure(self.topology, self.application_id,
-                                       self.config["errors.dead.letter.queue.topic.name"])
+                                       self.config["errors.dead.letter.queue.topic.name"],
+                                       strict=self.config["task.assignor"] == "range")
             bootstrap = {"bootstrap.servers": self.config["bootstrap.servers"]}
             self._control = ApplicationControl(
                 self.application_id, self.client_id,

@@ -250,8 +250,15 @@ class Topology:
         return self._internal_topics
 
     @property
+    def declared_copartition_groups(self) -> list[frozenset[str]]:
+        """Groups of topics that joins (or :meth:`copartition`) declared must have equal
+        partition counts (unprefixed names)."""
+        return list(dict.fromkeys(self._copartition_groups))
+
+    @property
     def copartition_groups(self) -> list[frozenset[str]]:
-        """Groups of topics that must have equal partition counts (unprefixed names)."""
+        """The declared groups plus every sub-topology's inputs: what the ``range``
+        assignor needs to have equal partition counts (unprefixed names)."""
         groups = list(self._copartition_groups)
         for sub in self.subtopologies():
             if not sub.is_global and len(sub.source_topics) > 1:

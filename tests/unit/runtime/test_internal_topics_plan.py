@@ -145,3 +145,50 @@ def test_subtopology_reading_repartition_topics_of_unequal_size_is_rejected():
      .to_stream().to("out", Produced(key_serde=S, value_serde=serdes.Long())))
     with pytest.raises(TopologyError, match="co-partitioned"):
         plan_topics(b.build(), APP, {"small": 2, "big": 3, "out": 1})
+
+
+def _merged_users():
+    b = StreamsBuilder()
+    (b.stream("a", Consumed(key_serde=S, value_serde=S))
+     .merge(b.stream("b", Consumed(key_serde=S, value_serde=S)))
+     .to("out", Produced(key_serde=S, value_serde=S)))
+    return b.build()
+
+
+def test_a_merge_of_unequal_topics_is_allowed_with_the_placement_not_with_range():
+    existing = {"a": 2, "b": 3, "out": 1}
+    with pytest.raises(TopologyError, match="a=2, b=3"):
+        plan_topics(_merged_users(), APP, existing)  # strict: range hands out partitions
+    plan = plan_topics(_merged_users(), APP, existing, strict=False)
+    assert plan.subtopology_partitions == {0: 3}  # as many tasks as the largest input
+
+
+@pytest.mark.parametrize("kind", ["stream-stream", "stream-table", "table-table"])
+def test_a_join_of_unequal_topics_is_refused_whatever_the_assignor(kind):
+    from streams import JoinWindows
+
+    b = StreamsBuilder()
+    c = Consumed(key_serde=S, value_serde=S)
+    if kind == "stream-stream":
+        b.stream("a", c).join(b.stream("b", c), lambda x, y: x,
+                              JoinWindows.of_time_difference_with_no_grace(1000)).to("out")
+    elif kind == "stream-table":
+        b.stream("a", c).join(b.table("b", c), lambda x, y: x).to("out")
+    else:
+        b.table("a", c).join(b.table("b", c), lambda x, y: x).to_stream().to("out")
+    topology = b.build()
+    assert frozenset({"a", "b"}) in topology.declared_copartition_groups
+    for strict in (True, False):
+        with pytest.raises(TopologyError, match="a=2, b=3"):
+            plan_topics(topology, APP, {"a": 2, "b": 3, "out": 1}, strict=strict)
+
+
+def test_repartition_topics_read_together_must_agree_with_the_placement_too():
+    b = StreamsBuilder()
+    left = b.stream("small", Consumed(key_serde=S, value_serde=S)).repartition(
+        Repartitioned(name="l"))
+    right = b.stream("big", Consumed(key_serde=S, value_serde=S)).repartition(
+        Repartitioned(name="r"))
+    left.merge(right).to("out", Produced(key_serde=S, value_serde=S))
+    with pytest.raises(TopologyError, match="co-partitioned"):
+        plan_topics(b.build(), APP, {"small": 2, "big": 3, "out": 1}, strict=False)

@@ -119,3 +119,35 @@ def test_a_standby_takes_over_without_restoring(cluster: FakeCluster, tmp_path: 
         wait_until(lambda: latest_counts(cluster) == dict(expected), "counts after takeover")
         assert not _standbys(a)  # nowhere else to keep one
     assert APP
+
+
+def test_a_merge_of_topics_with_different_partition_counts_runs(tmp_path: Path) -> None:
+    from streams import Consumed, Produced, StreamsBuilder
+
+    cluster = FakeCluster()
+    cluster.create_topic("small", 2)
+    cluster.create_topic("big", 3)
+    cluster.create_topic("out", 1)
+    b = StreamsBuilder()
+    (b.stream("small", Consumed(key_serde=S, value_serde=S))
+     .merge(b.stream("big", Consumed(key_serde=S, value_serde=S)))
+     .to("out", Produced(key_serde=S, value_serde=S)))
+    sent = set()
+    for topic, parts in (("small", 2), ("big", 3)):
+        for p in range(parts):
+            cluster.append(topic, p, f"{topic}{p}".encode(), f"{topic}-{p}".encode())
+            sent.add(f"{topic}-{p}")
+    app = KafkaStreams(b.build(), {
+        "application.id": "merge", "bootstrap.servers": "fake:9092", "client.id": "m",
+        "state.dir": str(tmp_path), "commit.interval.ms": 50, "poll.ms": 10},
+        client_supplier=cluster.supplier())
+    app.start()
+    try:
+        wait_until(lambda: {m.value().decode() for m in cluster.records("out")} == sent,
+                   "every record of both topics")
+        tasks = app.metadata_for_local_threads()[0].active_tasks
+        assert {t.task_id: sorted(t.topic_partitions) for t in tasks} == {
+            "0_0": [("big", 0), ("small", 0)], "0_1": [("big", 1), ("small", 1)],
+            "0_2": [("big", 2)]}
+    finally:
+        app.close(timeout=20)
