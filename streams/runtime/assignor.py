@@ -12,7 +12,9 @@ rebalance callbacks. Its partition choice is not used. In ``on_assign`` every th
    the thread then ``assign()``\\s in place of range's.
 
 If the description is not of this member's generation (the group is already rebalancing
-again), the thread takes no task: the next rebalance follows at once.
+again), the thread takes no task: the next rebalance follows at once. While instances run
+different versions of the topology (a rolling upgrade), only the version most threads run
+takes tasks; the others wait, so two versions never process the same partitions.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streams.runtime.group_members import (
     GroupMember,
     describe_members,
     encode_owners,
+    leading_topology,
     owners_from_committed,
 )
 from streams.runtime.placement import Member, ThreadKey, owners_after, place
@@ -42,7 +45,8 @@ class StreamsAssignor:
     """Computes one thread's tasks from the group; see the module docstring."""
 
     def __init__(self, thread_name: str, group: str, me: ThreadKey, admin: Any,
-                 task_manager: TaskManager, num_standbys: int, timeout: float) -> None:
+                 task_manager: TaskManager, num_standbys: int, timeout: float,
+                 fingerprint: str = "") -> None:
         self.thread_name = thread_name
         self.group = group
         self.me = me
@@ -50,6 +54,8 @@ class StreamsAssignor:
         self.task_manager = task_manager
         self.num_standbys = num_standbys
         self.timeout = timeout
+        #: this instance's topology version (see :func:`leading_topology`)
+        self.fingerprint = fingerprint
         #: offset metadata to commit with each of this thread's input partitions
         self.commit_metadata: dict[tuple[str, int], str] = {}
         #: the last placement computed, for the owner metadata
@@ -72,8 +78,17 @@ class StreamsAssignor:
                                                consumer.memberid(), mine, t), self.timeout)[0]
         self.commit_metadata = {}
         self.standbys = []
+        self.view = None
         if members is None:
             return {}
+        leading = leading_topology(members)
+        if leading != self.fingerprint:
+            log.warning("%s: most of group %s runs another version of the topology (fingerprint "
+                        "%s, this instance %s): this instance takes no task until the rolling "
+                        "upgrade makes its version the one most threads run", self.thread_name,
+                        self.group, leading, self.fingerprint)
+            return {}
+        members = [m for m in members if m.topology == leading]
         tm = self.task_manager
         # the group's metadata and offsets come from the admin client: calls on the consumer
         # itself inside its rebalance callback break confluent-kafka's callback state

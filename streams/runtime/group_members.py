@@ -15,6 +15,7 @@ group protocol, so the inputs of :func:`streams.runtime.placement.place` travel 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,8 @@ from streams.runtime.placement import ThreadKey
 
 log = logging.getLogger(__name__)
 
-_MEMBER = re.compile(r";pid=(?P<pid>[^;]+);thread=(?P<thread>\d+);server=(?P<server>[^;]*)$")
+_MEMBER = re.compile(r";pid=(?P<pid>[^;]+);thread=(?P<thread>\d+);server=(?P<server>[^;]*)"
+                     r"(?:;topo=(?P<topo>[0-9a-f]*))?$")
 _OWNERS_PREFIX = "streams1:"
 
 
@@ -38,6 +40,8 @@ class GroupMember:
     process: str
     thread: int
     server: str | None
+    #: fingerprint of the topology it runs (members running another version take no tasks)
+    topology: str
     #: the partitions the group protocol's own assignor gave it (only used to recognise
     #: that a description belongs to the generation the member is in)
     partitions: frozenset[tuple[str, int]]
@@ -48,9 +52,11 @@ class GroupMember:
         return ThreadKey(self.process, self.thread)
 
 
-def member_client_id(thread_name: str, process: str, thread: int, server: str | None) -> str:
+def member_client_id(thread_name: str, process: str, thread: int, server: str | None,
+                     topology: str = "") -> str:
     """The main consumer's ``client.id``: readable in broker logs, parseable by the others."""
-    return f"{thread_name}-consumer;pid={process};thread={thread};server={server or ''}"
+    return (f"{thread_name}-consumer;pid={process};thread={thread};server={server or ''}"
+            f";topo={topology}")
 
 
 def parse_member(member_id: str, client_id: str,
@@ -59,7 +65,8 @@ def parse_member(member_id: str, client_id: str,
     m = _MEMBER.search(client_id or "")
     if m is None:
         return None
-    return GroupMember(member_id, m["pid"], int(m["thread"]), m["server"] or None, partitions)
+    return GroupMember(member_id, m["pid"], int(m["thread"]), m["server"] or None,
+                       m["topo"] or "", partitions)
 
 
 def describe_members(admin: Any, group: str, my_member_id: str,
@@ -93,6 +100,21 @@ def describe_members(admin: Any, group: str, my_member_id: str,
                  "for the next rebalance", group)
         return None
     return members
+
+
+def leading_topology(members: Sequence[GroupMember]) -> str:
+    """The topology version the group runs while versions are mixed (a rolling upgrade): the
+    one most threads run, ties going to the smallest fingerprint. Every member computes the
+    same answer from the same description."""
+    counts: dict[str, int] = {}
+    for m in members:
+        counts[m.topology] = counts.get(m.topology, 0) + 1
+    return min(counts, key=lambda fp: (-counts[fp], fp))
+
+
+def topology_fingerprint(description: str) -> str:
+    """A short, stable fingerprint of a topology's description."""
+    return hashlib.blake2b(description.encode(), digest_size=6).hexdigest()
 
 
 def encode_owners(owners: Sequence[ThreadKey | str]) -> str:

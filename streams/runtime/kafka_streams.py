@@ -379,7 +379,7 @@ class KafkaStreams(InteractiveQueries):
     def _accepts_queries(self) -> bool:
         return self._state in (State.RUNNING, State.REBALANCING)
 
-    def _on_placement(self, view: GroupView) -> None:
+    def _on_placement(self, view: GroupView | None) -> None:
         self._group_view = view
 
     def set_standby_update_listener(self, listener: StandbyUpdateListener) -> None:

@@ -33,7 +33,7 @@ from streams.runtime.client_configs import (
     thread_admin_config,
 )
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
-from streams.runtime.group_members import member_client_id
+from streams.runtime.group_members import member_client_id, topology_fingerprint
 from streams.runtime.lags import FetchedLags
 from streams.runtime.placement import ThreadKey
 from streams.runtime.record_collector import KafkaRecordCollector
@@ -86,7 +86,7 @@ class StreamThread(threading.Thread):
         client_supplier: ClientSupplier | None = None,
         process_id: str = "",
         standby_listener: StandbyUpdateListener | None = None,
-        on_placement: Callable[[GroupView], None] | None = None,
+        on_placement: Callable[[GroupView | None], None] | None = None,
         ownership: TaskOwnership | None = None,
     ) -> None:
         super().__init__(name=f"{client_id}-StreamThread-{index}", daemon=True)
@@ -205,9 +205,10 @@ class StreamThread(threading.Thread):
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
         ccfg = main_consumer_config(self.config, self.name, self.index)
+        fingerprint = topology_fingerprint(str(self.topology.describe()))
         if self.config["task.assignor"] == "streams":
             ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
-                                                 self.config["application.server"])
+                                                 self.config["application.server"], fingerprint)
         self.consumer = self._supplier.get_consumer(ccfg)
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
@@ -222,7 +223,8 @@ class StreamThread(threading.Thread):
             self.assignor = StreamsAssignor(
                 self.name, self.app_id, ThreadKey(self.process_id, self.index),
                 self._supplier.get_admin(thread_admin_config(self.config, self.name)),
-                self.task_manager, self.config["num.standby.replicas"], self._task_timeout)
+                self.task_manager, self.config["num.standby.replicas"], self._task_timeout,
+                fingerprint)
         topics = sorted(self.task_manager.sub_of_topic)
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_lost)
@@ -262,7 +264,7 @@ class StreamThread(threading.Thread):
             self._set_state(ThreadState.PARTITIONS_ASSIGNED)
             if self.assignor is not None:
                 wanted = self.assignor.assign(consumer, partitions)
-                if self.assignor.view is not None and self._on_placement is not None:
+                if self._on_placement is not None:
                     self._on_placement(self.assignor.view)
             else:
                 wanted = self.task_manager.tasks_for((tp.topic, tp.partition)

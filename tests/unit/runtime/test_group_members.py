@@ -77,3 +77,17 @@ def test_describe_of_another_generation_or_a_rebalancing_group_is_refused() -> N
                             frozenset({("in", 1)}), 5.0) is None
     # we are not in the description at all
     assert describe_members(_Admin("STABLE", members), "app", "m9", frozenset(), 5.0) is None
+
+
+def test_the_version_most_threads_run_leads_ties_to_the_smallest_fingerprint() -> None:
+    from streams.runtime.group_members import leading_topology
+
+    def m(n: int, topo: str) -> Any:
+        return parse_member(f"m{n}", member_client_id("t", f"p{n}", 1, None, topo), frozenset())
+
+    assert leading_topology([m(1, "aa"), m(2, "bb"), m(3, "bb")]) == "bb"
+    assert leading_topology([m(1, "bb"), m(2, "aa")]) == "aa"
+    assert m(1, "aa").topology == "aa"
+    # a client id without the fingerprint still parses (no version: "")
+    old = parse_member("m", "t-consumer;pid=p;thread=1;server=", frozenset())
+    assert old is not None and old.topology == ""

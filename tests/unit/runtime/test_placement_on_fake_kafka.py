@@ -12,6 +12,7 @@ from test_runtime_on_fake_kafka import (
     APP,
     PARTITIONS,
     WORDS,
+    L,
     S,
     feed,
     instance,
@@ -151,3 +152,47 @@ def test_a_merge_of_topics_with_different_partition_counts_runs(tmp_path: Path) 
             "0_2": [("big", 2)]}
     finally:
         app.close(timeout=20)
+
+
+def test_during_a_rolling_upgrade_only_one_version_runs_and_nothing_dies(
+        cluster: FakeCluster, tmp_path: Path) -> None:
+    from streams import Consumed, Grouped, Materialized, Produced, StreamsBuilder
+
+    expected = feed(cluster, WORDS * 2)
+    cluster.create_topic("extra", 1)
+    cluster.create_topic("extra-out", 1)
+    # the new version: word count plus a sub-topology of its own
+    b = StreamsBuilder()
+    (b.stream("lines", Consumed(key_serde=S, value_serde=S))
+     .flat_map_values(str.split)
+     .group_by(lambda k, w: w, Grouped(key_serde=S, value_serde=S))
+     .count(Materialized(name="counts"))
+     .to_stream()
+     .to("counts", Produced(key_serde=S, value_serde=L)))
+    b.stream("extra", Consumed(key_serde=S, value_serde=S)).to("extra-out")
+    new_topology = b.build()
+    with instance(cluster, tmp_path, "old1") as old1, instance(cluster, tmp_path, "old2") as old2:
+        wait_until(lambda: _settled([old1, old2], 2 * PARTITIONS), "the old version settled")
+        new = KafkaStreams(new_topology, {
+            "application.id": APP, "bootstrap.servers": "fake:9092", "client.id": "new",
+            "state.dir": str(tmp_path / "new"), "commit.interval.ms": 50, "poll.ms": 10,
+            "statestore.cache.max.bytes": 0}, client_supplier=cluster.supplier())
+        new.start()
+        try:
+            # two old threads against one new: the old version leads, the new one waits
+            wait_until(lambda: _settled([old1, old2], 2 * PARTITIONS)
+                       and new.state == State.RUNNING and not _running(new), "new waits")
+            expected += feed(cluster, WORDS, start=100)
+            wait_until(lambda: latest_counts(cluster) == dict(expected), "counts by the old")
+        except BaseException:
+            new.close(timeout=20)
+            raise
+    # the old ones are gone: the new version takes every task, its new one included
+    try:
+        wait_until(lambda: new.state == State.RUNNING and len(_running(new)) == 2 * PARTITIONS + 1,
+                   "the new version runs everything")
+        expected += feed(cluster, WORDS, start=200)
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "counts by the new")
+        assert all(th.failure is None for th in new._threads)
+    finally:
+        new.close(timeout=20)
