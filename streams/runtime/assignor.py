@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 
 from streams.engine.task import TaskId
+from streams.errors import KafkaUnavailableError
 from streams.runtime.group_members import (
     GroupMember,
     describe_members,
@@ -40,17 +43,25 @@ from streams.runtime.task_manager import TaskManager
 
 log = logging.getLogger(__name__)
 
+#: longest time ``on_assign`` waits for a usable description of the group (seconds)
+DESCRIBE_TIMEOUT = 10.0
+
 
 class StreamsAssignor:
     """Computes one thread's tasks from the group; see the module docstring."""
 
-    def __init__(self, thread_name: str, group: str, me: ThreadKey, admin: Any,
+    def __init__(self, thread_name: str, group: str, me: ThreadKey,
+                 admin_factory: Callable[[], Any],
                  task_manager: TaskManager, num_standbys: int, timeout: float,
                  fingerprint: str = "") -> None:
         self.thread_name = thread_name
         self.group = group
         self.me = me
-        self.admin = admin
+        self._admin_factory = admin_factory
+        self.admin = admin_factory()
+        #: set when this member must rejoin the group to get a usable generation (the thread
+        #: does it once out of the rebalance callback)
+        self.rejoin_requested = False
         self.task_manager = task_manager
         self.num_standbys = num_standbys
         self.timeout = timeout
@@ -71,14 +82,10 @@ class StreamsAssignor:
     def assign(self, consumer: Any, given: list[TopicPartition]
                ) -> dict[TaskId, list[tuple[str, int]]]:
         """This thread's tasks with their input partitions (empty while the group settles)."""
-        mine = frozenset((tp.topic, tp.partition) for tp in given)
-        # a description of another generation (None) is an answer, not a reason to retry
-        members = retrying(f"could not describe group {self.group}",
-                           lambda t: _answered(describe_members, self.admin, self.group,
-                                               consumer.memberid(), mine, t), self.timeout)[0]
         self.commit_metadata = {}
         self.standbys = []
         self.view = None
+        members = self._members(consumer, frozenset((tp.topic, tp.partition) for tp in given))
         if members is None:
             return {}
         leading = leading_topology(members)
@@ -92,14 +99,21 @@ class StreamsAssignor:
         tm = self.task_manager
         # the group's metadata and offsets come from the admin client: calls on the consumer
         # itself inside its rebalance callback break confluent-kafka's callback state
-        metadata = retrying("could not read the topic metadata",
-                            lambda t: self.admin.list_topics(timeout=t), self.timeout)
-        counts = {name: len(md.partitions) for name, md in metadata.topics.items()
-                  if name in tm.sub_of_topic and md.error is None}
-        tasks = self._tasks = tm.task_partitions(counts)
-        wanted = [TopicPartition(t, p) for tps in tasks.values() for t, p in tps]
-        committed = retrying(f"could not read the committed offsets of group {self.group}",
-                             lambda t: _answered(self._committed, wanted, t), self.timeout)[0]
+        bound = min(self.timeout, DESCRIBE_TIMEOUT)  # the group waits for this callback
+        try:
+            metadata = retrying("could not read the topic metadata",
+                                lambda t: self.admin.list_topics(timeout=t), bound)
+            counts = {name: len(md.partitions) for name, md in metadata.topics.items()
+                      if name in tm.sub_of_topic and md.error is None}
+            tasks = self._tasks = tm.task_partitions(counts)
+            wanted = [TopicPartition(t, p) for tps in tasks.values() for t, p in tps]
+            committed = retrying(f"could not read the committed offsets of group {self.group}",
+                                 lambda t: _answered(self._committed, wanted, t), bound)[0]
+        except KafkaUnavailableError as exc:
+            log.warning("%s: %s; rejoining the group", self.thread_name, exc)
+            self.admin = self._admin_factory()
+            self.rejoin_requested = True
+            return {}
         self.committed = {(tp.topic, tp.partition): tp.offset for tp in committed}
         owners = owners_from_committed(
             {(tp.topic, tp.partition): tp.metadata for tp in committed}, tasks)
@@ -121,6 +135,47 @@ class StreamsAssignor:
         _log_placement(self.thread_name, members, mine_tasks, placement.standby_tasks(self.me))
         return mine_tasks
 
+
+    def _members(self, consumer: Any, mine: frozenset[tuple[str, int]]
+                 ) -> list[GroupMember] | None:
+        """The group's stream threads of this generation, or None (no task this time).
+
+        This runs inside the rebalance callback, where the whole group waits for this
+        member, so it is bounded (:data:`DESCRIBE_TIMEOUT`), not ``task.timeout.ms``. A
+        description that contradicts this member's view (e.g. a coordinator that just moved
+        shows the group EMPTY), or one that cannot be had in time, makes the thread rejoin
+        (:attr:`rejoin_requested`) with a fresh admin client: waiting would only stall the
+        group, since no other rebalance may come."""
+        deadline = time.monotonic() + min(self.timeout, DESCRIBE_TIMEOUT)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                found = retrying(
+                    f"could not describe group {self.group}",
+                    lambda t: _answered(describe_members, self.admin, self.group,
+                                        consumer.memberid(), mine, t), max(left, 0.1),
+                    on_retry=self._renew_admin)[0]
+            except KafkaUnavailableError as exc:
+                log.warning("%s: %s; rejoining the group", self.thread_name, exc)
+                break
+            if found.members is not None:
+                return found.members
+            if found.rebalancing:
+                return None  # the next rebalance brings new callbacks
+            if time.monotonic() + 0.5 > deadline:
+                log.warning("%s: group %s describes a state this member is not in; rejoining "
+                            "the group", self.thread_name, self.group)
+                break
+            time.sleep(0.5)
+        self.admin = self._admin_factory()  # a fresh client finds the coordinator afresh
+        self.rejoin_requested = True
+        return None
+
+    def _renew_admin(self) -> None:
+        """A fresh admin client: after the group coordinator moved, librdkafka's admin
+        client was seen answering NOT_COORDINATOR for minutes (it keeps asking the old
+        coordinator); a new one looks the coordinator up afresh."""
+        self.admin = self._admin_factory()
 
     def _stamps_for(self, committed: list[TopicPartition], taken: list[TaskId]
                     ) -> list[TopicPartition]:

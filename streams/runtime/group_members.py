@@ -69,18 +69,28 @@ def parse_member(member_id: str, client_id: str,
                        m["topo"] or "", partitions)
 
 
+@dataclass(frozen=True)
+class Described:
+    """A group description as the placement reads it."""
+
+    #: the stream threads of this member's generation; None when the description is not of it
+    members: list[GroupMember] | None
+    #: when ``members`` is None: True if a rebalance is under way or the group has moved on
+    #: (the next rebalance brings this member new callbacks); False if the description
+    #: contradicts this member's view (after a coordinator moved, say): it must rejoin
+    rebalancing: bool = False
+
+
 def describe_members(admin: Any, group: str, my_member_id: str,
-                     my_partitions: frozenset[tuple[str, int]], timeout: float
-                     ) -> list[GroupMember] | None:
-    """The stream threads of the group's current generation, or None when the description
-    is not of the generation this member is in (the group is rebalancing again, or has
-    moved on): then another rebalance is coming and the caller waits for it."""
+                     my_partitions: frozenset[tuple[str, int]], timeout: float) -> Described:
+    """The stream threads of the group's current generation (see :class:`Described`)."""
     future = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
     description = future.result(timeout=timeout)
     state = str(getattr(description.state, "name", description.state)).upper()
     if "STABLE" not in state:
-        log.info("group %s is %s, not stable; waiting for the next rebalance", group, state)
-        return None
+        rebalancing = "REBALANC" in state  # PREPARING_/COMPLETING_REBALANCE
+        log.info("group %s is %s, not stable", group, state)
+        return Described(None, rebalancing)
     members: list[GroupMember] = []
     mine: GroupMember | None = None
     for d in description.members:
@@ -95,11 +105,13 @@ def describe_members(admin: Any, group: str, my_member_id: str,
         members.append(member)
         if d.member_id == my_member_id:
             mine = member
-    if mine is None or mine.partitions != my_partitions:
-        log.info("the description of group %s is not of this member's generation; waiting "
-                 "for the next rebalance", group)
-        return None
-    return members
+    if mine is None:
+        log.info("group %s does not list this member", group)
+        return Described(None, False)
+    if mine.partitions != my_partitions:
+        log.info("the description of group %s is of a later generation", group)
+        return Described(None, True)
+    return Described(members)
 
 
 def leading_topology(members: Sequence[GroupMember]) -> str:

@@ -222,7 +222,7 @@ class StreamThread(threading.Thread):
         if self.config["task.assignor"] == "streams":
             self.assignor = StreamsAssignor(
                 self.name, self.app_id, ThreadKey(self.process_id, self.index),
-                self._supplier.get_admin(thread_admin_config(self.config, self.name)),
+                lambda: self._supplier.get_admin(thread_admin_config(self.config, self.name)),
                 self.task_manager, self.config["num.standby.replicas"], self._task_timeout,
                 fingerprint)
         topics = sorted(self.task_manager.sub_of_topic)
@@ -328,6 +328,15 @@ class StreamThread(threading.Thread):
             self.streams_producer.abort()
         self.task_manager.close_all(clean=False)
 
+    def _rejoin(self) -> None:
+        """Leave and join the group again, which starts a rebalance (the thread holds no
+        task: the last assignment gave it none)."""
+        assert self.consumer is not None and self.task_manager is not None
+        topics = sorted(self.task_manager.sub_of_topic)
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
+
     def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
         """Kafka Streams' answer to a migrated task: close every task dirty and rejoin the
         group, which assigns partitions afresh; the tasks then start again from the last
@@ -338,10 +347,7 @@ class StreamThread(threading.Thread):
                     self.name, exc)
         self._set_state(ThreadState.PARTITIONS_REVOKED)
         self._close_dirty_and_abort()
-        topics = sorted(self.task_manager.sub_of_topic)
-        self.consumer.unsubscribe()
-        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self._rejoin()
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
@@ -356,8 +362,12 @@ class StreamThread(threading.Thread):
             self.last_loop = time.monotonic()
             busy = tm.has_buffered() or not restorer.idle
             msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
-            if self.assignor is not None and self.assignor.pending_stamps:
-                self.assignor.record_ownership(consumer)
+            if self.assignor is not None:
+                if self.assignor.pending_stamps:
+                    self.assignor.record_ownership(consumer)
+                if self.assignor.rejoin_requested:
+                    self.assignor.rejoin_requested = False
+                    self._rejoin()
             if msgs:
                 tm.add(msgs)
             if not restorer.idle:

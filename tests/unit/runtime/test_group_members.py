@@ -7,6 +7,7 @@ from typing import Any
 
 from streams.engine.task import TaskId
 from streams.runtime.group_members import (
+    Described,
     decode_owners,
     describe_members,
     encode_owners,
@@ -63,20 +64,26 @@ def test_describe_lists_the_stream_threads_of_this_generation() -> None:
     admin = _Admin("STABLE", [("m1", member_client_id("x", "p1", 1, "h:1"), [("in", 0)]),
                               ("m2", member_client_id("y", "p2", 1, None), [("in", 1)]),
                               ("m3", "some-tool", [])])
-    members = describe_members(admin, "app", "m1", frozenset({("in", 0)}), 5.0)
+    members = describe_members(admin, "app", "m1", frozenset({("in", 0)}), 5.0).members
     assert members is not None
     assert [(m.process, m.server) for m in members] == [("p1", "h:1"), ("p2", None)]
 
 
 def test_describe_of_another_generation_or_a_rebalancing_group_is_refused() -> None:
     members = [("m1", member_client_id("x", "p1", 1, None), [("in", 0)])]
-    assert describe_members(_Admin("PREPARING_REBALANCE", members), "app", "m1",
-                            frozenset({("in", 0)}), 5.0) is None
+    mine = frozenset({("in", 0)})
+    # a rebalance under way: its callbacks will come
+    assert describe_members(_Admin("PREPARING_REBALANCE", members), "app", "m1", mine,
+                            5.0) == Described(None, True)
     # our own entry shows other partitions than the rebalance gave us: the group moved on
-    assert describe_members(_Admin("STABLE", members), "app", "m1",
-                            frozenset({("in", 1)}), 5.0) is None
-    # we are not in the description at all
-    assert describe_members(_Admin("STABLE", members), "app", "m9", frozenset(), 5.0) is None
+    assert describe_members(_Admin("STABLE", members), "app", "m1", frozenset({("in", 1)}),
+                            5.0) == Described(None, True)
+    # contradictions (a coordinator that just moved shows the group EMPTY; we are not listed):
+    # no rebalance may come, so the member must rejoin
+    assert describe_members(_Admin("EMPTY", members), "app", "m1", mine,
+                            5.0) == Described(None, False)
+    assert describe_members(_Admin("STABLE", members), "app", "m9", frozenset(),
+                            5.0) == Described(None, False)
 
 
 def test_the_version_most_threads_run_leads_ties_to_the_smallest_fingerprint() -> None:

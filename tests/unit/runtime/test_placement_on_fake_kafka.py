@@ -5,6 +5,7 @@ standby tasks taking over without restoring."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_kafka import FakeCluster
@@ -196,3 +197,32 @@ def test_during_a_rolling_upgrade_only_one_version_runs_and_nothing_dies(
         assert all(th.failure is None for th in new._threads)
     finally:
         new.close(timeout=20)
+
+
+def test_a_description_that_contradicts_the_member_makes_it_rejoin(
+        cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # after a coordinator moves, the new one may describe the group EMPTY for a while; the
+    # member must not wait for a rebalance that may never come
+    from types import SimpleNamespace
+
+    from fake_clients import FakeAdmin
+
+    real = FakeAdmin.describe_consumer_groups
+    contradictions = [4]  # more than one on_assign retries within DESCRIBE_TIMEOUT
+
+    def flaky(self: FakeAdmin, groups: list[str], request_timeout: float = -1) -> Any:
+        out = real(self, groups, request_timeout)
+        if contradictions[0] > 0:
+            contradictions[0] -= 1
+            description = out[groups[0]].result()
+            description.state = SimpleNamespace(name="EMPTY")
+        return out
+
+    monkeypatch.setattr(FakeAdmin, "describe_consumer_groups", flaky)
+    monkeypatch.setattr("streams.runtime.assignor.DESCRIBE_TIMEOUT", 1.0)
+    expected = feed(cluster, WORDS)
+    with instance(cluster, tmp_path, "i1") as app:
+        wait_until(lambda: _settled([app], 2 * PARTITIONS), "the tasks after a rejoin", 40)
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "the counts")
+        assert contradictions == [0]
+        assert cluster.group(APP).generation >= 2, "it rejoined"
