@@ -97,7 +97,8 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
     """Check that the user topics read and written exist, and work out partition counts from
     them (pure; no I/O). ``existing`` maps every topic on the cluster to its partition count.
     ``strict``: every sub-topology's inputs must have equal counts (the ``range`` assignor);
-    otherwise only joins' inputs, and repartition topics read together.
+    otherwise only those of joins and of sub-topologies with state, and repartition topics
+    read together.
 
     Raises :class:`MissingSourceTopicError` (which also names missing output topics, if any),
     then :class:`MissingSinkTopicError`, before anything else is decided.
@@ -201,13 +202,16 @@ def plan_topics(topology: Topology, application_id: str, existing: dict[str, int
             rt = resolve(t)
             plan.source_partitions[rt] = plan.internal[rt][0] if rt in plan.internal else existing[rt]
     # joins need their inputs co-partitioned. So does every sub-topology under the range
-    # assignor (``strict``), which hands out partitions, not tasks. With the placement, a merge
-    # may read user topics of different sizes (its task p reads partition p of those that have
-    # one), as in Kafka Streams; repartition topics read together must still agree, since
-    # streams itself partitions them by key
+    # assignor (``strict``), which hands out partitions, not tasks. With the placement, a
+    # stateless merge may read user topics of different sizes (its task p reads partition p
+    # of those that have one), as in Kafka Streams. Stricter than Kafka Streams: a
+    # sub-topology with state still needs equal inputs, since its per-key state would be
+    # split across tasks. Repartition topics read together must agree too: streams itself
+    # partitions them by key
     declared = set(topology.declared_copartition_groups)
+    stateful = {frozenset(s.source_topics) for s in subs if s.stores}
     for group in topology.copartition_groups:
-        if not strict and group not in declared:
+        if not strict and group not in declared and group not in stateful:
             group = frozenset(t for t in group if t in internal)
         sizes = {resolve(t): plan.source_partitions[resolve(t)] for t in group}
         if len(set(sizes.values())) > 1:

@@ -192,3 +192,12 @@ def test_repartition_topics_read_together_must_agree_with_the_placement_too():
     left.merge(right).to("out", Produced(key_serde=S, value_serde=S))
     with pytest.raises(TopologyError, match="co-partitioned"):
         plan_topics(b.build(), APP, {"small": 2, "big": 3, "out": 1}, strict=False)
+
+
+def test_an_aggregation_right_on_unequal_topics_is_refused_with_the_placement_too():
+    b = StreamsBuilder()
+    (b.stream(["a", "b"], Consumed(key_serde=S, value_serde=S)).group_by_key()
+     .count(Materialized(name="c")).to_stream()
+     .to("out", Produced(key_serde=S, value_serde=serdes.Long())))
+    with pytest.raises(TopologyError, match="a=2, b=3"):
+        plan_topics(b.build(), APP, {"a": 2, "b": 3, "out": 1}, strict=False)
