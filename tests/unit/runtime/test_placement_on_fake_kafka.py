@@ -13,12 +13,12 @@ from test_runtime_on_fake_kafka import (
     APP,
     PARTITIONS,
     WORDS,
-    L,
     S,
     feed,
     instance,
     latest_counts,
     wait_until,
+    wordcount,
 )
 
 from streams.runtime.kafka_streams import KafkaStreams, State
@@ -157,21 +157,14 @@ def test_a_merge_of_topics_with_different_partition_counts_runs(tmp_path: Path) 
 
 def test_during_a_rolling_upgrade_only_one_version_runs_and_nothing_dies(
         cluster: FakeCluster, tmp_path: Path) -> None:
-    from streams import Consumed, Grouped, Materialized, Produced, StreamsBuilder
+    from streams import Consumed
 
     expected = feed(cluster, WORDS * 2)
     cluster.create_topic("extra", 1)
     cluster.create_topic("extra-out", 1)
     # the new version: word count plus a sub-topology of its own
-    b = StreamsBuilder()
-    (b.stream("lines", Consumed(key_serde=S, value_serde=S))
-     .flat_map_values(str.split)
-     .group_by(lambda k, w: w, Grouped(key_serde=S, value_serde=S))
-     .count(Materialized(name="counts"))
-     .to_stream()
-     .to("counts", Produced(key_serde=S, value_serde=L)))
-    b.stream("extra", Consumed(key_serde=S, value_serde=S)).to("extra-out")
-    new_topology = b.build()
+    new_topology = wordcount(lambda b: b.stream("extra", Consumed(key_serde=S, value_serde=S))
+                             .to("extra-out"))
     with instance(cluster, tmp_path, "old1") as old1, instance(cluster, tmp_path, "old2") as old2:
         wait_until(lambda: _settled([old1, old2], 2 * PARTITIONS), "the old version settled")
         new = KafkaStreams(new_topology, {

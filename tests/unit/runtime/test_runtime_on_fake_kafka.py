@@ -38,7 +38,8 @@ APP = "wc"
 PARTITIONS = 3
 
 
-def wordcount() -> Topology:
+def wordcount(extra: Callable[[StreamsBuilder], object] | None = None) -> Topology:
+    """Word count; ``extra`` may add more to the builder (another version of the app)."""
     b = StreamsBuilder()
     (b.stream("lines", Consumed(key_serde=S, value_serde=S))
      .flat_map_values(str.split)
@@ -46,6 +47,8 @@ def wordcount() -> Topology:
      .count(Materialized(name="counts"))
      .to_stream()
      .to("counts", Produced(key_serde=S, value_serde=L)))
+    if extra is not None:
+        extra(b)
     return b.build()
 
 
