@@ -62,6 +62,8 @@ class StreamsAssignor:
         #: set when this member must rejoin the group to get a usable generation (the thread
         #: does it once out of the rebalance callback)
         self.rejoin_requested = False
+        #: monotonic time this member took no task because a rebalance was under way
+        self.waiting_since: float | None = None
         self.task_manager = task_manager
         self.num_standbys = num_standbys
         self.timeout = timeout
@@ -85,6 +87,7 @@ class StreamsAssignor:
         self.commit_metadata = {}
         self.standbys = []
         self.view = None
+        self.waiting_since = None
         members = self._members(consumer, frozenset((tp.topic, tp.partition) for tp in given))
         if members is None:
             return {}
@@ -161,7 +164,10 @@ class StreamsAssignor:
             if found.members is not None:
                 return found.members
             if found.rebalancing:
-                return None  # the next rebalance brings new callbacks
+                # the next rebalance brings new callbacks; should none come, the thread
+                # rejoins after DESCRIBE_TIMEOUT (see rejoin_due)
+                self.waiting_since = time.monotonic()
+                return None
             if time.monotonic() + 0.5 > deadline:
                 log.warning("%s: group %s describes a state this member is not in; rejoining "
                             "the group", self.thread_name, self.group)
@@ -197,6 +203,15 @@ class StreamsAssignor:
             if tp.error is not None:
                 raise KafkaException(tp.error)
         return out
+
+    def rejoin_due(self) -> bool:
+        """True when this member must rejoin: asked to by :meth:`assign`, or it has waited
+        for an announced rebalance longer than :data:`DESCRIBE_TIMEOUT` without new
+        callbacks (so the group never stalls with this member idle)."""
+        if self.rejoin_requested:
+            return True
+        return (self.waiting_since is not None
+                and time.monotonic() - self.waiting_since > DESCRIBE_TIMEOUT)
 
     @property
     def pending_stamps(self) -> bool:

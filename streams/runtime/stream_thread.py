@@ -365,8 +365,10 @@ class StreamThread(threading.Thread):
             if self.assignor is not None:
                 if self.assignor.pending_stamps:
                     self.assignor.record_ownership(consumer)
-                if self.assignor.rejoin_requested:
+                if self.assignor.rejoin_due():
+                    log.info("%s: rejoining the group for a usable assignment", self.name)
                     self.assignor.rejoin_requested = False
+                    self.assignor.waiting_since = None
                     self._rejoin()
             if msgs:
                 tm.add(msgs)

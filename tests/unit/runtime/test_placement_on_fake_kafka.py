@@ -219,3 +219,28 @@ def test_a_description_that_contradicts_the_member_makes_it_rejoin(
         wait_until(lambda: latest_counts(cluster) == dict(expected), "the counts")
         assert contradictions == [0]
         assert cluster.group(APP).generation >= 2, "it rejoined"
+
+
+def test_a_member_told_a_rebalance_is_under_way_rejoins_if_none_comes(
+        cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from fake_clients import FakeAdmin
+
+    real = FakeAdmin.describe_consumer_groups
+    lies = [1]  # one description claims a rebalance that never happens
+
+    def stale(self: FakeAdmin, groups: list[str], request_timeout: float = -1) -> Any:
+        out = real(self, groups, request_timeout)
+        if lies[0] > 0:
+            lies[0] -= 1
+            out[groups[0]].result().state = SimpleNamespace(name="PREPARING_REBALANCE")
+        return out
+
+    monkeypatch.setattr(FakeAdmin, "describe_consumer_groups", stale)
+    monkeypatch.setattr("streams.runtime.assignor.DESCRIBE_TIMEOUT", 0.5)
+    expected = feed(cluster, WORDS)
+    with instance(cluster, tmp_path, "i1") as app:
+        wait_until(lambda: _settled([app], 2 * PARTITIONS), "the tasks after a rejoin", 40)
+        wait_until(lambda: latest_counts(cluster) == dict(expected), "the counts")
+        assert lies == [0] and cluster.group(APP).generation >= 2
