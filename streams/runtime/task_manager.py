@@ -204,13 +204,7 @@ class TaskManager:
                                "has no standby consumer")
         task = self._create_task(tid)
         self.standbys[tid] = task
-        for store, topic in task.state.changelog_topics.items():
-            registered = task.state.registered.get(store)
-            if registered is None:
-                continue
-            bytes_store, apply = registered
-            kept = bool(getattr(bytes_store, "persistent", False)) and store in task.stores_existed
-            start = task.checkpoint.get((topic, tid.partition)) if kept else None
+        for store, topic, start, apply in self._changelogs(task):
             self.standby_updater.add(task, store, topic, tid.partition, start, apply)
 
     def _close_standby(self, task: Task, clean: bool, reason: str) -> None:
@@ -303,16 +297,25 @@ class TaskManager:
         task.stores_existed = existed
         return task
 
-    def _start_restore(self, task: Task) -> bool:
-        restoring = False
+    @staticmethod
+    def _changelogs(task: Task) -> list[tuple[str, str, int | None, Any]]:
+        """(store, changelog topic, offset to read from, function applying records) for each
+        of ``task``'s logged stores. Reading starts at the checkpoint when the store is
+        persistent and its files were kept, else at the beginning (None)."""
+        out = []
         for store, topic in task.state.changelog_topics.items():
             registered = task.state.registered.get(store)
             if registered is None:
                 continue
-            bytes_store, restore = registered
-            persistent_and_kept = bool(getattr(bytes_store, "persistent", False)) and (
-                store in task.stores_existed)
-            offset = task.checkpoint.get((topic, task.id.partition)) if persistent_and_kept else None
+            bytes_store, apply = registered
+            kept = bool(getattr(bytes_store, "persistent", False)) and store in task.stores_existed
+            out.append((store, topic,
+                        task.checkpoint.get((topic, task.id.partition)) if kept else None, apply))
+        return out
+
+    def _start_restore(self, task: Task) -> bool:
+        restoring = False
+        for store, topic, offset, restore in self._changelogs(task):
             if self.restorer.add(task, store, topic, task.id.partition, offset, restore):
                 restoring = True
         return restoring
@@ -340,18 +343,11 @@ class TaskManager:
         """Close every task; clean closes write checkpoints, dirty ones do not."""
         first: BaseException | None = None
         for task in list(self.tasks.values()):
-            self.restorer.remove_task(task)
             try:
-                if clean and task.id in self.running:
-                    self._write_checkpoint(task)
-                    task.close()
-                else:
-                    task.close_dirty()
+                self._close_one(task, clean)
             except BaseException as exc:
                 log.error("%s: closing task %s failed: %s", self.thread_name, task.name, exc)
                 first = first or exc
-            finally:
-                self.ownership.release(task.id, self.thread_name)
         for standby in list(self.standbys.values()):
             try:
                 self._close_standby(standby, clean, reason="MIGRATED")
