@@ -165,7 +165,7 @@ class StreamsAssignor:
                 return found.members
             if found.rebalancing:
                 # the next rebalance brings new callbacks; should none come, the thread
-                # rejoins after DESCRIBE_TIMEOUT (see rejoin_due)
+                # rejoins after DESCRIBE_TIMEOUT (see take_rejoin)
                 self.waiting_since = time.monotonic()
                 return None
             if time.monotonic() + 0.5 > deadline:
@@ -204,14 +204,17 @@ class StreamsAssignor:
                 raise KafkaException(tp.error)
         return out
 
-    def rejoin_due(self) -> bool:
-        """True when this member must rejoin: asked to by :meth:`assign`, or it has waited
-        for an announced rebalance longer than :data:`DESCRIBE_TIMEOUT` without new
+    def take_rejoin(self) -> bool:
+        """True (once) when this member must rejoin: asked to by :meth:`assign`, or it has
+        waited for an announced rebalance longer than :data:`DESCRIBE_TIMEOUT` without new
         callbacks (so the group never stalls with this member idle)."""
-        if self.rejoin_requested:
-            return True
-        return (self.waiting_since is not None
-                and time.monotonic() - self.waiting_since > DESCRIBE_TIMEOUT)
+        due = self.rejoin_requested or (
+            self.waiting_since is not None
+            and time.monotonic() - self.waiting_since > DESCRIBE_TIMEOUT)
+        if due:
+            self.rejoin_requested = False
+            self.waiting_since = None
+        return due
 
     @property
     def pending_stamps(self) -> bool:

@@ -204,9 +204,10 @@ class StreamThread(threading.Thread):
         self.restorer = ChangelogRestorer(restore_consumer, self.config["restore.batch.size"],
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
+        placing = self.config["task.assignor"] == "streams"
         ccfg = main_consumer_config(self.config, self.name, self.index)
-        fingerprint = topology_fingerprint(str(self.topology.describe()))
-        if self.config["task.assignor"] == "streams":
+        fingerprint = topology_fingerprint(str(self.topology.describe())) if placing else ""
+        if placing:
             ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
                                                  self.config["application.server"], fingerprint)
         self.consumer = self._supplier.get_consumer(ccfg)
@@ -214,12 +215,12 @@ class StreamThread(threading.Thread):
                                         self.state_root, self.name, self._global_stores,
                                         lags=FetchedLags(self.consumer),
                                         ownership=self._ownership)
-        if self.config["task.assignor"] == "streams" and self.config["num.standby.replicas"]:
-            self.task_manager.standby_updater = StandbyUpdater(
-                self._supplier.get_restore_consumer(
-                    {**rcfg, "client.id": f"{self.name}-standby-consumer"}),
-                self.config["restore.batch.size"], self.name, self._standby_listener)
-        if self.config["task.assignor"] == "streams":
+        if placing:
+            if self.config["num.standby.replicas"]:
+                self.task_manager.standby_updater = StandbyUpdater(
+                    self._supplier.get_restore_consumer(
+                        {**rcfg, "client.id": f"{self.name}-standby-consumer"}),
+                    self.config["restore.batch.size"], self.name, self._standby_listener)
             self.assignor = StreamsAssignor(
                 self.name, self.app_id, ThreadKey(self.process_id, self.index),
                 lambda: self._supplier.get_admin(thread_admin_config(self.config, self.name)),
@@ -365,10 +366,8 @@ class StreamThread(threading.Thread):
             if self.assignor is not None:
                 if self.assignor.pending_stamps:
                     self.assignor.record_ownership(consumer)
-                if self.assignor.rejoin_due():
+                if self.assignor.take_rejoin():
                     log.info("%s: rejoining the group for a usable assignment", self.name)
-                    self.assignor.rejoin_requested = False
-                    self.assignor.waiting_since = None
                     self._rejoin()
             if msgs:
                 tm.add(msgs)
