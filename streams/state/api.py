@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -128,6 +128,28 @@ class KeyValueBytesStore(StateStore, Protocol):
     def reverse_all(self) -> Iterator[tuple[bytes, bytes]]: ...
     def prefix_scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
     def approximate_num_entries(self) -> int: ...
+
+
+class DerivedKeyValueWrites:
+    """``put_if_absent`` and ``put_all`` of a bytes key-value store, in terms of its own
+    ``get`` and ``put`` (for stores with nothing faster to offer)."""
+
+    if TYPE_CHECKING:  # provided by the store itself
+        def get(self, key: bytes) -> bytes | None: ...
+        def put(self, key: bytes, value: bytes | None) -> None: ...
+
+    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None:
+        """Store ``value`` only if ``key`` has no value; return the value that was there."""
+        old = self.get(key)
+        if old is None:
+            self.put(key, value)
+        return old
+
+    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """``put`` each (key, value) pair in order."""
+        put = self.put
+        for key, value in entries:
+            put(key, value)
 
 
 class ReadOnlyKeyValueStore(Protocol, Generic[K, V_co]):

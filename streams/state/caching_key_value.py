@@ -5,15 +5,16 @@ the key-value store builders between the typed layer and the change-logging laye
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from streams.state.api import DerivedKeyValueWrites
 from streams.state.cache import ENTRY_OVERHEAD, _CachingStore
 
 __all__ = ["CachingKeyValueStore"]
 
 
-class CachingKeyValueStore(_CachingStore):
+class CachingKeyValueStore(_CachingStore, DerivedKeyValueWrites):
     """The record cache as a layer of a key-value store: below the typed store, above the
     change-logging layer (or the bytes store); keys and values are bytes.
 
@@ -71,18 +72,6 @@ class CachingKeyValueStore(_CachingStore):
         """Cache ``value`` under ``key`` (None deletes) until the next flush."""
         self._cache_put(key, value, len(key) + (len(value) if value is not None else 0)
                         + ENTRY_OVERHEAD)
-
-    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None:
-        """Store ``value`` only if ``key`` has no value; return the value that was there."""
-        old = self.get(key)
-        if old is None:
-            self.put(key, value)
-        return old
-
-    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """``put`` every (key, value) pair, in order."""
-        for key, value in entries:
-            self.put(key, value)
 
     def delete(self, key: bytes) -> bytes | None:
         """Delete ``key``; return its old value."""

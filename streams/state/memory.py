@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from streams.errors import InvalidStateStoreError, StateStoreError
-from streams.state.api import StateStoreContext
+from streams.state.api import DerivedKeyValueWrites, StateStoreContext
 
 if TYPE_CHECKING:
     from streams.state.api import KeyValueBytesStore
@@ -178,7 +178,7 @@ class _SortedKeys:
         return out
 
 
-class InMemoryKeyValueStore:
+class InMemoryKeyValueStore(DerivedKeyValueWrites):
     """A :class:`~streams.state.api.KeyValueBytesStore` held in a Python dict.
 
     Keys iterate in unsigned byte order (Python's ``bytes`` ordering). ``put(key, None)``
@@ -275,19 +275,6 @@ class InMemoryKeyValueStore:
             else:
                 self._added.add(key)
         m[key] = value
-
-    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None:
-        """Store ``value`` only if ``key`` has no value; return the value that was there."""
-        old = self._map.get(key)
-        if old is None:
-            self.put(key, value)
-        return old
-
-    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """``put`` each (key, value) pair in order."""
-        put = self.put
-        for key, value in entries:
-            put(key, value)
 
     def delete(self, key: bytes) -> bytes | None:
         """Remove ``key``; return its old value (None if it had none)."""

@@ -36,14 +36,14 @@ import os
 import shutil
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rocksdict import Options, Rdict, WriteBatch
 
 from streams.errors import InvalidStateStoreError, StateStoreError
-from streams.state.api import StateStoreContext
+from streams.state.api import DerivedKeyValueWrites, StateStoreContext
 from streams.state.memory import ClosedStoreMap, prefix_upper_bound
 from streams.state.rocksdb_options import (
     DEFAULT_MAX_PENDING_WRITES,
@@ -79,7 +79,7 @@ def destroy_store_dir(path: Path | str) -> None:
         shutil.rmtree(path)
 
 
-class RocksDBKeyValueStore:
+class RocksDBKeyValueStore(DerivedKeyValueWrites):
     """A persistent :class:`~streams.state.api.KeyValueBytesStore` on RocksDB.
 
     ``options`` replaces :func:`default_rocksdb_options` and must be created with
@@ -287,19 +287,6 @@ class RocksDBKeyValueStore:
         pending[key] = value
         if len(pending) >= self._max_pending:
             self._write_pending()
-
-    def put_if_absent(self, key: bytes, value: bytes | None) -> bytes | None:
-        """Store ``value`` only if ``key`` has no value; return the value that was there."""
-        old = self.get(key)
-        if old is None:
-            self.put(key, value)
-        return old
-
-    def put_all(self, entries: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """``put`` each (key, value) pair in order."""
-        put = self.put
-        for key, value in entries:
-            put(key, value)
 
     def delete(self, key: bytes) -> bytes | None:
         """Remove ``key``; return its old value (None if it had none)."""
