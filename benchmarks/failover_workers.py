@@ -80,27 +80,24 @@ class Worker:
     def size(self) -> int:
         return self.log.stat().st_size
 
-    def assigned(self, until: int | None = None) -> set[str] | None:
-        """The last assignment logged (before byte ``until``); None before the first."""
+    def _last_tasks(self, pattern: re.Pattern[str], until: int | None) -> set[str] | None:
+        """The tasks of the last line matching ``pattern`` (before byte ``until``)."""
         last: set[str] | None = None
         for ln in self.lines():
             if until is not None and ln.offset >= until:
                 break
-            m = _ASSIGNED.search(ln.text)
+            m = pattern.search(ln.text)
             if m:
                 last = _tasks(m.group(1))
         return last
 
+    def assigned(self, until: int | None = None) -> set[str] | None:
+        """The last assignment logged (before byte ``until``); None before the first."""
+        return self._last_tasks(_ASSIGNED, until)
+
     def standbys(self, until: int | None = None) -> set[str]:
         """The standby tasks of the last ``standby tasks`` line (before byte ``until``)."""
-        last: set[str] = set()
-        for ln in self.lines():
-            if until is not None and ln.offset >= until:
-                break
-            m = _STANDBY.search(ln.text)
-            if m:
-                last = _tasks(m.group(1))
-        return last
+        return self._last_tasks(_STANDBY, until) or set()
 
     def state(self) -> str | None:
         last = None

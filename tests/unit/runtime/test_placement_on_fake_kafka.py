@@ -192,26 +192,33 @@ def test_during_a_rolling_upgrade_only_one_version_runs_and_nothing_dies(
         new.close(timeout=20)
 
 
-def test_a_description_that_contradicts_the_member_makes_it_rejoin(
-        cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # after a coordinator moves, the new one may describe the group EMPTY for a while; the
-    # member must not wait for a rebalance that may never come
+def _describe_wrongly(monkeypatch: pytest.MonkeyPatch, state: str, times: int) -> list[int]:
+    """The fake admin describes the group in ``state`` the next ``times`` times; returns the
+    counter of descriptions still to falsify."""
     from types import SimpleNamespace
 
     from fake_clients import FakeAdmin
 
     real = FakeAdmin.describe_consumer_groups
-    contradictions = [4]  # more than one on_assign retries within DESCRIBE_TIMEOUT
+    left = [times]
 
-    def flaky(self: FakeAdmin, groups: list[str], request_timeout: float = -1) -> Any:
+    def wrong(self: FakeAdmin, groups: list[str], request_timeout: float = -1) -> Any:
         out = real(self, groups, request_timeout)
-        if contradictions[0] > 0:
-            contradictions[0] -= 1
-            description = out[groups[0]].result()
-            description.state = SimpleNamespace(name="EMPTY")
+        if left[0] > 0:
+            left[0] -= 1
+            out[groups[0]].result().state = SimpleNamespace(name=state)
         return out
 
-    monkeypatch.setattr(FakeAdmin, "describe_consumer_groups", flaky)
+    monkeypatch.setattr(FakeAdmin, "describe_consumer_groups", wrong)
+    return left
+
+
+def test_a_description_that_contradicts_the_member_makes_it_rejoin(
+        cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # after a coordinator moves, the new one may describe the group EMPTY for a while; the
+    # member must not wait for a rebalance that may never come
+    # more contradictions than one on_assign retries within DESCRIBE_TIMEOUT
+    contradictions = _describe_wrongly(monkeypatch, "EMPTY", 4)
     monkeypatch.setattr("streams.runtime.assignor.DESCRIBE_TIMEOUT", 1.0)
     expected = feed(cluster, WORDS)
     with instance(cluster, tmp_path, "i1") as app:
@@ -223,21 +230,8 @@ def test_a_description_that_contradicts_the_member_makes_it_rejoin(
 
 def test_a_member_told_a_rebalance_is_under_way_rejoins_if_none_comes(
         cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
-    from fake_clients import FakeAdmin
-
-    real = FakeAdmin.describe_consumer_groups
-    lies = [1]  # one description claims a rebalance that never happens
-
-    def stale(self: FakeAdmin, groups: list[str], request_timeout: float = -1) -> Any:
-        out = real(self, groups, request_timeout)
-        if lies[0] > 0:
-            lies[0] -= 1
-            out[groups[0]].result().state = SimpleNamespace(name="PREPARING_REBALANCE")
-        return out
-
-    monkeypatch.setattr(FakeAdmin, "describe_consumer_groups", stale)
+    # one description claims a rebalance that never happens
+    lies = _describe_wrongly(monkeypatch, "PREPARING_REBALANCE", 1)
     monkeypatch.setattr("streams.runtime.assignor.DESCRIBE_TIMEOUT", 0.5)
     expected = feed(cluster, WORDS)
     with instance(cluster, tmp_path, "i1") as app:
