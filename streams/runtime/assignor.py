@@ -114,8 +114,7 @@ class StreamsAssignor:
                                  lambda t: _answered(self._committed, wanted, t), bound)[0]
         except KafkaUnavailableError as exc:
             log.warning("%s: %s; rejoining the group", self.thread_name, exc)
-            self.admin = self._admin_factory()
-            self.rejoin_requested = True
+            self._request_rejoin()
             return {}
         self.committed = {(tp.topic, tp.partition): tp.offset for tp in committed}
         owners = owners_from_committed(
@@ -135,9 +134,8 @@ class StreamsAssignor:
                                 for t, tps in mine_tasks.items() for tp in tps}
         self._stamps = self._stamps_for(committed, [t for t in mine_tasks
                                                     if not owners.get(t) or owners[t][0] != self.me])
-        _log_placement(self.thread_name, members, mine_tasks, placement.standby_tasks(self.me))
+        _log_placement(self.thread_name, members, mine_tasks, self.standbys)
         return mine_tasks
-
 
     def _members(self, consumer: Any, mine: frozenset[tuple[str, int]]
                  ) -> list[GroupMember] | None:
@@ -173,9 +171,13 @@ class StreamsAssignor:
                             "the group", self.thread_name, self.group)
                 break
             time.sleep(0.5)
-        self.admin = self._admin_factory()  # a fresh client finds the coordinator afresh
-        self.rejoin_requested = True
+        self._request_rejoin()
         return None
+
+    def _request_rejoin(self) -> None:
+        """Have the thread rejoin the group, with a fresh admin client."""
+        self._renew_admin()
+        self.rejoin_requested = True
 
     def _renew_admin(self) -> None:
         """A fresh admin client: after the group coordinator moved, librdkafka's admin
