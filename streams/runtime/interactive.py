@@ -90,10 +90,8 @@ class InteractiveQueries:
         view = self._view()
         if view is None:
             return KeyQueryMetadata.NOT_AVAILABLE
-        sub = view.subtopology_of(store_name)
-        topic = next((t for t, tps in view.task_partitions.items() if t.subtopology == sub), None)
-        source = view.task_partitions[topic][0][0] if topic is not None else store_name
-        key_bytes = None if partition is not None else serialize_key(key, key_serde, source)
+        key_bytes = None if partition is not None else serialize_key(
+            key, key_serde, view.source_topic(store_name))
         return view.for_key(store_name, key_bytes, partition)
 
     def metadata_for_local_threads(self) -> list[ThreadMetadata]:

@@ -134,6 +134,15 @@ class GroupView:
         raise StreamsError(f"no sub-topology holds a state store named {store!r} (global "
                            "stores are on every instance)")
 
+    def source_topic(self, store: str) -> str:
+        """An input topic of the sub-topology holding ``store`` (what a key serializer is
+        told it serializes for, as in Kafka Streams), or the store's name if none is known."""
+        sub = self.subtopology_of(store)
+        for task, tps in self.task_partitions.items():
+            if task.subtopology == sub and tps:
+                return tps[0][0]
+        return store
+
     def for_key(self, store: str, key_bytes: bytes | None, partition: int | None = None
                 ) -> KeyQueryMetadata:
         """Where the key serialized as ``key_bytes`` of ``store`` lives (the default
