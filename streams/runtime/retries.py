@@ -37,6 +37,9 @@ TRANSIENT_CODES: frozenset[int] = frozenset({
     KafkaError._WAIT_COORD,
     KafkaError._RESOLVE,
     KafkaError._OUTDATED,
+    # librdkafka (2.10+) decommissions a broker that drops out of the metadata (killed, or
+    # restarting) and fails requests queued on it with this; asked again, they go to a live one
+    KafkaError._DESTROY_BROKER,
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,  # also: a new topic's metadata still propagating

@@ -47,6 +47,7 @@ def failing(codes: list[int], result: object = "ok") -> tuple[list[float], objec
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
     KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError._DESTROY_BROKER,
 ])
 def test_errors_of_a_settling_cluster_are_transient(code: int) -> None:
     assert is_transient(KafkaError(code))
@@ -55,6 +56,7 @@ def test_errors_of_a_settling_cluster_are_transient(code: int) -> None:
 @pytest.mark.parametrize("code", [
     KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED,
     KafkaError.INVALID_CONFIG, KafkaError._INVALID_ARG,
+    KafkaError._DESTROY,  # the client itself is being closed
 ])
 def test_other_errors_are_fatal(code: int) -> None:
     assert not is_transient(KafkaError(code))
