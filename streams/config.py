@@ -173,6 +173,15 @@ KEYS: dict[str, _Key] = {
     "replication.factor": _Key(-1, "Replication factor of internal topics (-1: broker default).",
                                _int_min(-1)),
     "num.standby.replicas": _Key(0, "Standby replicas per stateful task.", _int_min(0)),
+    "acceptable.recovery.lag": _Key(
+        10000, "Changelog records an instance's copy of a task's state may trail by and still "
+        "count as caught up (a stateful task moves only to a caught-up instance).", _int_min(0)),
+    "max.warmup.replicas": _Key(
+        2, "Warm-up replicas (standbys catching up on a task meant to move to them) in the "
+        "group at once.", _int_min(1)),
+    "probing.rebalance.interval.ms": _Key(
+        600000, "How long a thread whose warm-ups are partly caught up waits before it has "
+        "the caught-up ones moved (with all caught up it does so at once).", _int_min(0)),
     "task.assignor": _Key(
         "streams", "streams: placement computed by every member (balanced, sticky, standbys, "
         "owner metadata); range: the classic range assignor as is (docs/assignment.md).",

@@ -53,7 +53,7 @@ class StreamsAssignor:
     def __init__(self, thread_name: str, group: str, me: ThreadKey,
                  admin_factory: Callable[[], Any],
                  task_manager: TaskManager, num_standbys: int, timeout: float,
-                 fingerprint: str = "") -> None:
+                 fingerprint: str = "", max_warmups: int = 2) -> None:
         self.thread_name = thread_name
         self.group = group
         self.me = me
@@ -66,6 +66,7 @@ class StreamsAssignor:
         self.waiting_since: float | None = None
         self.task_manager = task_manager
         self.num_standbys = num_standbys
+        self.max_warmups = max_warmups
         self.timeout = timeout
         #: this instance's topology version (see :func:`leading_topology`)
         self.fingerprint = fingerprint
@@ -74,8 +75,10 @@ class StreamsAssignor:
         #: the last placement computed, for the owner metadata
         self.view: GroupView | None = None
         self._tasks: dict[TaskId, list[tuple[str, int]]] = {}
-        #: the standby tasks this thread keeps, from the last placement
+        #: the standby tasks this thread keeps, from the last placement (warm-ups included)
         self.standbys: list[TaskId] = []
+        #: the warm-up replicas among them
+        self.warmups: list[TaskId] = []
         #: committed offsets of every task's inputs at the last assignment (-1001: none)
         self.committed: dict[tuple[str, int], int] = {}
         #: offsets to commit again with new owners, once out of the rebalance callback
@@ -86,6 +89,7 @@ class StreamsAssignor:
         """This thread's tasks with their input partitions (empty while the group settles)."""
         self.commit_metadata = {}
         self.standbys = []
+        self.warmups = []
         self.view = None
         self.waiting_since = None
         members = self._members(consumer, frozenset((tp.topic, tp.partition) for tp in given))
@@ -119,22 +123,27 @@ class StreamsAssignor:
         self.committed = {(tp.topic, tp.partition): tp.offset for tp in committed}
         owners = owners_from_committed(
             {(tp.topic, tp.partition): tp.metadata for tp in committed}, tasks)
-        threads: dict[str, list[int]] = {}
+        threads: dict[str, set[int]] = {}
         servers: dict[str, str | None] = {}
+        ready: dict[str, set[TaskId]] = {}
         for m in members:
-            threads.setdefault(m.process, []).append(m.thread)
+            # a set: a thread replacing its consumer may briefly be in the group twice
+            threads.setdefault(m.process, set()).add(m.thread)
             servers[m.process] = servers.get(m.process) or m.server
+            ready.setdefault(m.process, set()).update(m.ready)
         placement = place([Member(p, tuple(ids)) for p, ids in threads.items()], list(tasks),
-                          owners, stateful=tm.stateful(tasks), num_standbys=self.num_standbys)
+                          owners, stateful=tm.stateful(tasks), num_standbys=self.num_standbys,
+                          caught_up=ready, max_warmups=self.max_warmups)
         self.view = GroupView(placement, servers, tasks, _stores_by_subtopology(tm))
         after = owners_after(placement, owners)
         mine_tasks = {t: tasks[t] for t in placement.active_tasks(self.me)}
-        self.standbys = placement.standby_tasks(self.me)
+        self.warmups = placement.warmup_tasks(self.me)
+        self.standbys = sorted({*placement.standby_tasks(self.me), *self.warmups})
         self.commit_metadata = {tp: encode_owners(after[t])
                                 for t, tps in mine_tasks.items() for tp in tps}
         self._stamps = self._stamps_for(committed, [t for t in mine_tasks
                                                     if not owners.get(t) or owners[t][0] != self.me])
-        _log_placement(self.thread_name, members, mine_tasks, self.standbys)
+        _log_placement(self.thread_name, members, mine_tasks, self.standbys, self.warmups)
         return mine_tasks
 
     def _members(self, consumer: Any, mine: frozenset[tuple[str, int]]
@@ -255,8 +264,9 @@ def _stores_by_subtopology(tm: TaskManager) -> dict[int, list[str]]:
 
 
 def _log_placement(thread: str, members: list[GroupMember], mine: dict[TaskId, Any],
-                   standbys: list[TaskId]) -> None:
+                   standbys: list[TaskId], warmups: list[TaskId]) -> None:
     processes = sorted({m.process for m in members})
-    log.info("%s: placement over %d threads of %d instances: active %s, standby %s", thread,
+    log.info("%s: placement over %d threads of %d instances: active %s, standby %s%s", thread,
              len(members), len(processes), ", ".join(str(t) for t in sorted(mine)) or "none",
-             ", ".join(str(t) for t in standbys) or "none")
+             ", ".join(str(t) for t in standbys) or "none",
+             f" (warm-up {', '.join(str(t) for t in warmups)})" if warmups else "")

@@ -4,9 +4,12 @@ librdkafka runs no partition assignor written in Python and carries no user data
 group protocol, so the inputs of :func:`streams.runtime.placement.place` travel elsewhere:
 
 * **who is in the group**: each stream thread's consumer ``client.id`` ends in
-  ``;pid=<process id>;thread=<n>;server=<host:port>``, and a description of the group
-  (admin API) lists every member's client id. It is read once the group is stable, right
-  after the rebalance, so every member sees the same generation's members;
+  ``;pid=<process id>;thread=<n>;server=<host:port>;topo=<fingerprint>;ready=<tasks>``, and
+  a description of the group (admin API) lists every member's client id. It is read once the
+  group is stable, right after the rebalance, so every member sees the same generation's
+  members. ``ready`` lists the tasks the thread's instance held a caught-up copy of when the
+  consumer was created (warm-ups: a thread whose warm-ups caught up replaces its consumer
+  with one that says so, see :mod:`streams.runtime.warmups`);
 * **who ran each task lately**: every offset commit carries, as the offset's metadata
   string, the task's recent owners (``streams1:<pid>/<thread>,<pid>,...``), so the
   committed offsets, which every member reads after the revocation commits, say where each
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +31,7 @@ from streams.runtime.placement import ThreadKey
 log = logging.getLogger(__name__)
 
 _MEMBER = re.compile(r";pid=(?P<pid>[^;]+);thread=(?P<thread>\d+);server=(?P<server>[^;]*)"
-                     r"(?:;topo=(?P<topo>[0-9a-f]*))?$")
+                     r"(?:;topo=(?P<topo>[0-9a-f]*))?(?:;ready=(?P<ready>[0-9_.]*))?$")
 _OWNERS_PREFIX = "streams1:"
 
 
@@ -45,6 +48,8 @@ class GroupMember:
     #: the partitions the group protocol's own assignor gave it (only used to recognise
     #: that a description belongs to the generation the member is in)
     partitions: frozenset[tuple[str, int]]
+    #: tasks its instance held a caught-up copy of when it joined (see the module docstring)
+    ready: frozenset[TaskId] = frozenset()
 
     @property
     def key(self) -> ThreadKey:
@@ -53,10 +58,19 @@ class GroupMember:
 
 
 def member_client_id(thread_name: str, process: str, thread: int, server: str | None,
-                     topology: str = "") -> str:
+                     topology: str = "", ready: Iterable[TaskId] = ()) -> str:
     """The main consumer's ``client.id``: readable in broker logs, parseable by the others."""
     return (f"{thread_name}-consumer;pid={process};thread={thread};server={server or ''}"
-            f";topo={topology}")
+            f";topo={topology};ready={'.'.join(str(t) for t in sorted(ready))}")
+
+
+def _ready_tasks(text: str | None) -> frozenset[TaskId]:
+    out = set()
+    for part in (text or "").split("."):
+        sub, _, partition = part.partition("_")
+        if sub.isdigit() and partition.isdigit():
+            out.add(TaskId(int(sub), int(partition)))
+    return frozenset(out)
 
 
 def parse_member(member_id: str, client_id: str,
@@ -66,7 +80,7 @@ def parse_member(member_id: str, client_id: str,
     if m is None:
         return None
     return GroupMember(member_id, m["pid"], int(m["thread"]), m["server"] or None,
-                       m["topo"] or "", partitions)
+                       m["topo"] or "", partitions, _ready_tasks(m["ready"]))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ class FetchedLags:
         self._consumer = consumer
         self._start: dict[tuple[str, int], int] = {}
 
+    def use(self, consumer: Any) -> None:
+        """Read lags from ``consumer`` from now on (the thread replaced its main consumer)."""
+        self._consumer = consumer
+
     def track(self, starts: dict[tuple[str, int], int]) -> None:
         """Remember where partitions start (their committed or reset offsets) at assignment."""
         self._start.update(starts)

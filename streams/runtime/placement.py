@@ -16,12 +16,19 @@ Rules, in Kafka Streams' spirit:
 * **Standbys** on other instances, the first one exactly where the task would go if its
   active instance failed (the placement is deterministic, so that can be computed), so a
   failover finds its state caught up.
+* **Warm-ups** (Kafka Streams' KIP-441): a stateful task whose owner is alive moves only to
+  an instance that is *caught up* on it (that reported its copy of the state within
+  ``acceptable.recovery.lag`` of the changelog). Otherwise it stays where it is, over that
+  instance's share for a while, and the instance it should move to gets a *warm-up replica*
+  (a standby that exists to catch up), at most ``max.warmup.replicas`` in the group at once.
+  Once the warm-up has caught up, its instance says so and rejoins (a probing rebalance), and
+  the task moves with nothing left to restore but a short tail.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streams.engine.task import TaskId
@@ -47,6 +54,8 @@ class Placement:
 
     active: dict[TaskId, ThreadKey] = field(default_factory=dict)
     standby: dict[TaskId, list[ThreadKey]] = field(default_factory=dict)
+    #: warm-up replicas: the thread catching up on a task it is meant to take over
+    warmup: dict[TaskId, ThreadKey] = field(default_factory=dict)
 
     def active_tasks(self, thread: ThreadKey) -> list[TaskId]:
         """The tasks ``thread`` runs, sorted."""
@@ -55,6 +64,10 @@ class Placement:
     def standby_tasks(self, thread: ThreadKey) -> list[TaskId]:
         """The standby tasks ``thread`` keeps up to date, sorted."""
         return sorted(t for t, ks in self.standby.items() if thread in ks)
+
+    def warmup_tasks(self, thread: ThreadKey) -> list[TaskId]:
+        """The tasks ``thread`` warms up (keeps as a standby until it is caught up), sorted."""
+        return sorted(t for t, k in self.warmup.items() if k == thread)
 
     def owner_process(self, task: TaskId) -> str | None:
         """The process id of the instance running ``task``, if anyone does."""
@@ -157,22 +170,72 @@ class Member:
 
 def place(members: Iterable[Member], tasks: Sequence[TaskId],
           owners: Mapping[TaskId, Sequence[ThreadKey | str]], *,
-          stateful: Iterable[TaskId] = (), num_standbys: int = 0) -> Placement:
+          stateful: Iterable[TaskId] = (), num_standbys: int = 0,
+          caught_up: Mapping[str, Collection[TaskId]] | None = None,
+          max_warmups: int = 0) -> Placement:
     """The group's placement. ``owners[t]``: recent owners of ``t``, most recent first, as
-    :class:`ThreadKey` (the current owner) or process ids (earlier owners)."""
+    :class:`ThreadKey` (the current owner) or process ids (earlier owners).
+
+    ``caught_up[p]``: the stateful tasks instance ``p`` holds a caught-up copy of. Given, a
+    stateful task moves away from a live owner only to an instance caught up on it, and
+    ``max_warmups`` warm-up replicas are placed (module docstring); None: every instance
+    counts as caught up on everything (no warm-ups)."""
     by_process = {m.process: m for m in members if m.thread_ids}
     processes = sorted(by_process)
     tasks = sorted(tasks)
+    stateful = set(stateful)
     proc_owners = {t: _dedup(_process_of(o) for o in hist) for t, hist in owners.items()}
     weights = {p: len(by_process[p].thread_ids) for p in processes}
     on_process = distribute(tasks, processes, weights, proc_owners)
+    warm_process: dict[TaskId, str] = {}
+    if caught_up is not None:
+        warm_process = _hold_for_warmups(on_process, proc_owners, stateful, set(processes),
+                                         caught_up, max_warmups)
     out = Placement()
     for p in processes:
         mine = [t for t in tasks if on_process.get(t) == p]
         _to_threads(out.active, p, by_process[p].thread_ids, mine, owners)
-    _place_standbys(out, by_process, processes, tasks, proc_owners, set(stateful),
-                    num_standbys)
+    _place_standbys(out, by_process, processes, tasks, proc_owners, stateful, num_standbys)
+    _place_warmups(out, by_process, warm_process)
     return out
+
+
+def _hold_for_warmups(on_process: dict[TaskId, str], proc_owners: Mapping[TaskId, Sequence[str]],
+                      stateful: set[TaskId], live: set[str],
+                      caught_up: Mapping[str, Collection[TaskId]],
+                      max_warmups: int) -> dict[TaskId, str]:
+    """Keep each stateful task that would move to an instance not caught up on it with its
+    live owner (changing ``on_process``); returns the warm-ups to place, task -> instance,
+    at most ``max_warmups``, in task order."""
+    warm: dict[TaskId, str] = {}
+    for t in sorted(stateful):
+        target = on_process.get(t)
+        hist = proc_owners.get(t, ())
+        current = hist[0] if hist else None
+        if (target is None or current is None or current == target
+                or current not in live or t in caught_up.get(target, ())):
+            continue  # no live owner to stay with, or no move, or the target is ready
+        on_process[t] = current
+        if len(warm) < max_warmups:
+            warm[t] = target
+    return warm
+
+
+def _place_warmups(out: Placement, by_process: Mapping[str, Member],
+                   warm_process: Mapping[TaskId, str]) -> None:
+    """Each warm-up on a thread of its instance: the one already keeping the task's standby
+    there, else the thread with the fewest standbys and warm-ups."""
+    load: dict[ThreadKey, int] = {}
+    for keys in out.standby.values():
+        for k in keys:
+            load[k] = load.get(k, 0) + 1
+    for t, p in sorted(warm_process.items()):
+        same = [k for k in out.standby.get(t, []) if k.process == p]
+        key = same[0] if same else min(
+            (ThreadKey(p, i) for i in by_process[p].thread_ids),
+            key=lambda k: (load.get(k, 0), k.thread))
+        out.warmup[t] = key
+        load[key] = load.get(key, 0) + 1
 
 
 def _process_of(owner: ThreadKey | str) -> str:

@@ -118,6 +118,14 @@ class ChangelogRestorer:
         main consumer's rebalance callbacks, unlike the main consumer's own calls)."""
         return watermarks(self._consumer, topic, partition, self._timeout)
 
+    def partition_count(self, topic: str) -> int | None:
+        """How many partitions ``topic`` has (None: it does not exist)."""
+        metadata = self._consumer.list_topics(topic, timeout=min(self._timeout, 10.0))
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            return None
+        return len(found.partitions)
+
     def end_offset(self, topic: str, partition: int) -> int:
         """The changelog partition's current end: the high watermark, or under exactly-once
         (a ``read_committed`` restore consumer) the end of the committed data, so a crashed

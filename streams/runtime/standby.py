@@ -60,9 +60,12 @@ class _Replica:
 class StandbyUpdater:
     """Keeps one thread's standby stores up to date; call :meth:`update` from its loop."""
 
-    def __init__(self, consumer: Any, batch_size: int, thread_name: str,
+    def __init__(self, consumer_factory: Callable[[], Any], batch_size: int, thread_name: str,
                  listener: StandbyUpdateListener | None = None) -> None:
-        self._consumer = consumer
+        #: the consumer is made at the first standby: a thread that never keeps one (no
+        #: standbys configured, no warm-up given) costs no client
+        self._factory = consumer_factory
+        self._consumer: Any = None
         self._batch = batch_size
         self._name = thread_name
         self._listener = listener
@@ -102,7 +105,29 @@ class StandbyUpdater:
         if gone:
             self._reassign()
 
+    def lag(self, task: Any) -> int | None:
+        """Changelog records ``task``'s standby stores trail by, summed over its partitions,
+        from the ends the last fetches saw; None until every partition was fetched once."""
+        if self._consumer is None:
+            return None
+        total = 0
+        found = False
+        for (topic, partition), r in self._replicas.items():
+            if r.task is not task:
+                continue
+            found = True
+            marks = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                         cached=True)
+            if not marks or marks[1] < 0 or r.position < 0:
+                return None
+            total += max(marks[1] - r.position, 0)
+        return total if found else None
+
     def _reassign(self) -> None:
+        if self._consumer is None:
+            if not self._replicas:
+                return
+            self._consumer = self._factory()
         self._consumer.assign([
             TopicPartition(r.topic, r.partition, r.position if r.position >= 0 else OFFSET_BEGINNING)
             for r in self._replicas.values()])
@@ -150,4 +175,5 @@ class StandbyUpdater:
 
     def close(self) -> None:
         """Close the standby consumer."""
-        self._consumer.close()
+        if self._consumer is not None:
+            self._consumer.close()

@@ -12,7 +12,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from confluent_kafka import (
 
 from streams.config import EXACTLY_ONCE_V2, StreamsConfig
 from streams.engine.commit import commit_tasks
+from streams.engine.task import TaskId
 from streams.runtime.assignor import StreamsAssignor
 from streams.runtime.client_configs import (
     main_consumer_config,
@@ -45,6 +46,7 @@ from streams.runtime.streams_metadata import GroupView
 from streams.runtime.streams_producer import StreamsProducer
 from streams.runtime.task_manager import TaskManager
 from streams.runtime.task_ownership import TaskOwnership
+from streams.runtime.warmups import WarmupWatch, local_ready_tasks
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,9 @@ class StreamThread(threading.Thread):
         self._ownership = ownership
         #: computes this thread's tasks from the group (None: task.assignor=range)
         self.assignor: StreamsAssignor | None = None
+        #: this thread's warm-up replicas (None: task.assignor=range)
+        self.warmups: WarmupWatch | None = None
+        self._fingerprint = ""
         self.index = index
         self.topology = topology
         self.config = config
@@ -205,31 +210,54 @@ class StreamThread(threading.Thread):
                                           self._restore_listener, self.name,
                                           timeout=self._task_timeout, uncommitted=uncommitted)
         placing = self.config["task.assignor"] == "streams"
-        ccfg = main_consumer_config(self.config, self.name, self.index)
-        fingerprint = topology_fingerprint(str(self.topology.describe())) if placing else ""
-        if placing:
-            ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
-                                                 self.config["application.server"], fingerprint)
-        self.consumer = self._supplier.get_consumer(ccfg)
+        self._fingerprint = (topology_fingerprint(str(self.topology.describe()))
+                             if placing else "")
+        lags = FetchedLags(None)
         self.task_manager = TaskManager(self.topology, self.config, collector, self.restorer,
                                         self.state_root, self.name, self._global_stores,
-                                        lags=FetchedLags(self.consumer),
-                                        ownership=self._ownership)
+                                        lags=lags, ownership=self._ownership)
+        ready: set[TaskId] = set()
         if placing:
-            if self.config["num.standby.replicas"]:
-                self.task_manager.standby_updater = StandbyUpdater(
-                    self._supplier.get_restore_consumer(
-                        {**rcfg, "client.id": f"{self.name}-standby-consumer"}),
-                    self.config["restore.batch.size"], self.name, self._standby_listener)
+            # a lazy consumer: made at the first standby or warm-up
+            self.task_manager.standby_updater = StandbyUpdater(
+                lambda: self._supplier.get_restore_consumer(
+                    {**rcfg, "client.id": f"{self.name}-standby-consumer"}),
+                self.config["restore.batch.size"], self.name, self._standby_listener)
             self.assignor = StreamsAssignor(
                 self.name, self.app_id, ThreadKey(self.process_id, self.index),
                 lambda: self._supplier.get_admin(thread_admin_config(self.config, self.name)),
                 self.task_manager, self.config["num.standby.replicas"], self._task_timeout,
-                fingerprint)
-        topics = sorted(self.task_manager.sub_of_topic)
-        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
-        log.info("%s subscribed to %s", self.name, ", ".join(topics))
+                self._fingerprint, self.config["max.warmup.replicas"])
+            ready = self._ready_here()
+            self.warmups = WarmupWatch(self.config["acceptable.recovery.lag"],
+                                       self.config["probing.rebalance.interval.ms"] / 1000.0,
+                                       ready)
+        self.consumer = self._main_consumer(ready)
+        lags.use(self.consumer)
+        self._subscribe(self.consumer)
+        log.info("%s subscribed to %s", self.name, ", ".join(sorted(self.task_manager.sub_of_topic)))
+
+    def _main_consumer(self, ready: Iterable[TaskId]) -> Consumer:
+        """A new main consumer; under the placement its client id describes the thread to the
+        group, with the tasks it holds caught-up copies of (:mod:`streams.runtime.warmups`)."""
+        ccfg = main_consumer_config(self.config, self.name, self.index)
+        if self.assignor is not None:
+            ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
+                                                 self.config["application.server"],
+                                                 self._fingerprint, ready)
+        return self._supplier.get_consumer(ccfg)
+
+    def _ready_here(self) -> set[TaskId]:
+        """The tasks this instance is caught up on (:func:`local_ready_tasks`)."""
+        assert self.restorer is not None
+        return local_ready_tasks(self.name, self.topology, self.app_id, self.state_root,
+                                 self.restorer.partition_count, self.restorer.end_offset,
+                                 self.config["acceptable.recovery.lag"])
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        assert self.task_manager is not None
+        consumer.subscribe(sorted(self.task_manager.sub_of_topic), on_assign=self._on_assign,
+                           on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     # ------------------------------------------------------------------ rebalance
     def _start_offsets(self, consumer: Consumer,
@@ -265,6 +293,8 @@ class StreamThread(threading.Thread):
             self._set_state(ThreadState.PARTITIONS_ASSIGNED)
             if self.assignor is not None:
                 wanted = self.assignor.assign(consumer, partitions)
+                if self.warmups is not None:
+                    self.warmups.assigned(self.assignor.warmups, time.monotonic())
                 if self._on_placement is not None:
                     self._on_placement(self.assignor.view)
             else:
@@ -333,10 +363,8 @@ class StreamThread(threading.Thread):
         """Leave and join the group again, which starts a rebalance (the thread holds no
         task: the last assignment gave it none)."""
         assert self.consumer is not None and self.task_manager is not None
-        topics = sorted(self.task_manager.sub_of_topic)
         self.consumer.unsubscribe()
-        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self._subscribe(self.consumer)
 
     def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
         """Kafka Streams' answer to a migrated task: close every task dirty and rejoin the
@@ -354,13 +382,14 @@ class StreamThread(threading.Thread):
     def _loop(self) -> None:
         assert self.consumer is not None and self.task_manager is not None
         assert self.restorer is not None
-        tm, consumer, restorer = self.task_manager, self.consumer, self.restorer
+        tm, restorer = self.task_manager, self.restorer
         poll_s = self.config["poll.ms"] / 1000.0
         max_records = self.config["max.poll.records"]
         commit_interval = self.config["commit.interval.ms"] / 1000.0
-        last_commit = time.monotonic()
+        last_commit = last_probe = time.monotonic()
         while not self._stop_requested.is_set():
             self.last_loop = time.monotonic()
+            consumer = self.consumer  # replaced when warm-ups are reported
             busy = tm.has_buffered() or not restorer.idle
             msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
             if self.assignor is not None:
@@ -391,6 +420,9 @@ class StreamThread(threading.Thread):
             tm.collector.maintain()
             tm.punctuate()
             now = time.monotonic()
+            if self.warmups is not None and self.warmups.warmups and now - last_probe >= 1.0:
+                last_probe = now
+                self._report_warmups(now)
             # commit on the interval even without new input: punctuators may have written
             if (now - last_commit >= commit_interval and tm.running) or tm.commit_requested():
                 try:
@@ -398,6 +430,41 @@ class StreamThread(threading.Thread):
                 except TaskMigratedError as exc:
                     self._handle_task_migrated(exc)
                 last_commit = now
+
+    def _report_warmups(self, now: float) -> None:
+        """When warm-ups have caught up (:meth:`WarmupWatch.due`), replace the main consumer
+        with one whose client id reports them: the new member joins first and the old one
+        leaves after, so the group rebalances once, with this thread in it all along, and
+        the placement moves the caught-up tasks here (a probing rebalance)."""
+        assert self.warmups is not None and self.task_manager is not None
+        assert self.consumer is not None
+        tm = self.task_manager
+        updater = tm.standby_updater
+        assert updater is not None
+        ready = self.warmups.due(list(tm.standbys), lambda t: updater.lag(tm.standbys[t]), now)
+        if ready is None:
+            return
+        log.info("%s: warm-ups %s caught up (within acceptable.recovery.lag=%d); rejoining "
+                 "the group so that they move here", self.name,
+                 ", ".join(str(t) for t in sorted(self.warmups.warmups & ready)),
+                 self.warmups.acceptable_lag)
+        if tm.running:
+            try:
+                self._commit()  # before the rebalance the new member starts
+            except TaskMigratedError as exc:
+                self._handle_task_migrated(exc)
+                return
+        ready = ready | self._ready_here()
+        old, new = self.consumer, self._main_consumer(ready)
+        self._subscribe(new)
+        joined_by = time.monotonic() + 10.0
+        while not new.memberid() and time.monotonic() < joined_by:
+            time.sleep(0.02)  # the old member leaves once the new one is in the group
+        old.close()  # its revocation commits through self.consumer, still the old one
+        self.consumer = new
+        assert tm.lags is not None
+        tm.lags.use(new)
+        self.warmups.reported = ready
 
     def _commit(self) -> None:
         """Flush stores and producer, commit offsets (in the transaction under EOS), checkpoint.

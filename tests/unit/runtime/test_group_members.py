@@ -27,6 +27,14 @@ def test_a_client_id_round_trips_with_an_ipv6_server() -> None:
     assert none is not None and none.server is None
 
 
+def test_the_ready_tasks_round_trip_and_an_older_client_id_has_none() -> None:
+    ready = [TaskId(1, 12), TaskId(0, 3)]
+    m = parse_member("m", member_client_id("t", "p", 1, None, "ab12", ready), frozenset())
+    assert m is not None and m.ready == frozenset(ready) and m.topology == "ab12"
+    old = parse_member("m", "t-consumer;pid=p;thread=1;server=;topo=ab12", frozenset())
+    assert old is not None and old.ready == frozenset() and old.topology == "ab12"
+
+
 def test_a_foreign_client_id_is_no_member() -> None:
     assert parse_member("m", "rdkafka", frozenset()) is None
     assert parse_member("m", "", frozenset()) is None
