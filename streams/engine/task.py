@@ -84,7 +84,9 @@ class Task:
         self.closed = False
         #: changelog offsets read from the task's checkpoint file when it was created
         self.checkpoint: dict[TopicPartition, int] = {}
-        #: persistent stores whose directories existed before the task opened them
+        #: stores whose contents are kept and only need the changelog's tail from
+        #: :attr:`checkpoint`: persistent stores whose directories existed before the task
+        #: opened them, or every store of a standby turned into this active task
         self.stores_existed: set[str] = set()
 
     def _dropped(self) -> None:

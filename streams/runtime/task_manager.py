@@ -166,9 +166,12 @@ class TaskManager:
         keep_standby = set(standbys) - set(wanted)
         for tid in [t for t in self.tasks if t not in wanted]:
             self._close_one(self.tasks[tid], clean=True)
+        promoted: dict[TaskId, Task] = {}
         for tid in [t for t in self.standbys if t not in keep_standby]:
-            self._close_standby(self.standbys[tid], clean=True,
-                                reason="PROMOTED" if tid in wanted else "MIGRATED")
+            if tid in wanted:
+                promoted[tid] = self._promote_standby(self.standbys[tid])
+            else:
+                self._close_standby(self.standbys[tid], clean=True, reason="MIGRATED")
         pause: list[tuple[str, int]] = []
         for tid, tps in sorted(wanted.items()):
             if tid in self.tasks:
@@ -176,7 +179,7 @@ class TaskManager:
                 if tid not in self.running:
                     pause.extend(tps)  # still restoring: the new assign() resumed its input
                 continue
-            task = self._create_task(tid)
+            task = promoted.pop(tid, None) or self._create_task(tid)
             self.tasks[tid] = task
             for tp in tps:
                 self.by_partition[tp] = task
@@ -206,6 +209,22 @@ class TaskManager:
         self.standbys[tid] = task
         for store, topic, start, apply in self._changelogs(task):
             self.standby_updater.add(task, store, topic, tid.partition, start, apply)
+
+    def _promote_standby(self, task: Task) -> Task:
+        """Turn this thread's standby of a task it is now to run into the active task, stores
+        and all (Kafka Streams recycles a standby the same way): nothing is reopened, an
+        in-memory store keeps its contents, and restoration reads only the changelog's tail
+        after where the standby got to."""
+        del self.standbys[task.id]
+        assert self.standby_updater is not None
+        positions = self.standby_updater.positions(task)
+        self.standby_updater.remove_task(task, "PROMOTED")
+        task.checkpoint = {**task.checkpoint, **positions}
+        task.stores_existed = set(task.state.changelog_topics)
+        if self.eos:
+            # as for any active task under exactly-once: no checkpoint on disk while it runs
+            OffsetCheckpoint(self.factory.task_dir(task.id) / CHECKPOINT_FILE_NAME).delete()
+        return task
 
     def _close_standby(self, task: Task, clean: bool, reason: str) -> None:
         """Stop keeping a standby; a clean close checkpoints how far it got."""
@@ -294,21 +313,23 @@ class TaskManager:
         if self.eos:
             checkpoint_file.delete()
         task.checkpoint = checkpoint
-        task.stores_existed = existed
+        # an in-memory store starts empty whatever lies in the directory
+        task.stores_existed = {name for name in existed if getattr(
+            task.state.registered.get(name, (None, None))[0], "persistent", False)}
         return task
 
     @staticmethod
     def _changelogs(task: Task) -> list[tuple[str, str, int | None, Any]]:
         """(store, changelog topic, offset to read from, function applying records) for each
-        of ``task``'s logged stores. Reading starts at the checkpoint when the store is
-        persistent and its files were kept, else at the beginning (None)."""
+        of ``task``'s logged stores. Reading starts at the checkpoint for the stores whose
+        contents were kept (:attr:`Task.stores_existed`), else at the beginning (None)."""
         out = []
         for store, topic in task.state.changelog_topics.items():
             registered = task.state.registered.get(store)
             if registered is None:
                 continue
-            bytes_store, apply = registered
-            kept = bool(getattr(bytes_store, "persistent", False)) and store in task.stores_existed
+            _, apply = registered
+            kept = store in task.stores_existed
             out.append((store, topic,
                         task.checkpoint.get((topic, task.id.partition)) if kept else None, apply))
         return out

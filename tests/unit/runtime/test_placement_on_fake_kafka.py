@@ -91,8 +91,11 @@ def test_an_instance_restarted_with_its_state_gets_its_tasks_back(cluster: FakeC
             assert _running(a) == kept["i1"] and _running(b) == kept["i2"]
 
 
-def test_a_standby_takes_over_without_restoring(cluster: FakeCluster, tmp_path: Path) -> None:
-    cfg = {"num.standby.replicas": 1}
+@pytest.mark.parametrize("store", ["rocksdb", "in_memory"])
+def test_a_standby_takes_over_without_restoring(cluster: FakeCluster, tmp_path: Path,
+                                                store: str) -> None:
+    # an in-memory standby is turned into the active task as it is, contents and all
+    cfg: dict[str, Any] = {"num.standby.replicas": 1, "topology": wordcount(store_type=store)}
     expected = feed(cluster, WORDS * 3)
     with instance(cluster, tmp_path, "i1", **cfg) as a:
         with instance(cluster, tmp_path, "i2", **cfg) as b:

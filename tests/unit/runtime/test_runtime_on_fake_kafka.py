@@ -38,13 +38,14 @@ APP = "wc"
 PARTITIONS = 3
 
 
-def wordcount(extra: Callable[[StreamsBuilder], object] | None = None) -> Topology:
+def wordcount(extra: Callable[[StreamsBuilder], object] | None = None,
+              store_type: str | None = None) -> Topology:
     """Word count; ``extra`` may add more to the builder (another version of the app)."""
     b = StreamsBuilder()
     (b.stream("lines", Consumed(key_serde=S, value_serde=S))
      .flat_map_values(str.split)
      .group_by(lambda k, w: w, Grouped(key_serde=S, value_serde=S))
-     .count(Materialized(name="counts"))
+     .count(Materialized(name="counts", store_type=store_type))
      .to_stream()
      .to("counts", Produced(key_serde=S, value_serde=L)))
     if extra is not None:
@@ -92,9 +93,9 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> N
 
 
 @contextmanager
-def instance(cluster: FakeCluster, tmp_path: Path, name: str,
+def instance(cluster: FakeCluster, tmp_path: Path, name: str, topology: Topology | None = None,
              **config: Any) -> Iterator[KafkaStreams]:
-    app = KafkaStreams(wordcount(), {
+    app = KafkaStreams(topology or wordcount(), {
         "application.id": APP, "bootstrap.servers": "fake:9092", "client.id": name,
         "state.dir": str(tmp_path / name), "commit.interval.ms": 50, "poll.ms": 10,
         "statestore.cache.max.bytes": 0, **config}, client_supplier=cluster.supplier())
