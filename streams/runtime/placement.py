@@ -7,7 +7,8 @@ member of the group computes the same answer on its own and no leader has to pub
 Rules, in Kafka Streams' spirit:
 
 * **Balanced**: task counts per thread differ by at most one, over all sub-topologies
-  together; an instance's share is the sum of its threads' shares.
+  together; an instance's share is the sum of its threads' shares. Stateful tasks are
+  shared out first, so every instance also gets its share of them.
 * **Sticky**: a task stays with its previous owner while that owner is within its share.
   Only as many tasks move as the new shares require.
 * **State-aware**: a task that must move goes first to an instance that owned it recently
@@ -105,17 +106,43 @@ def _ranked(task: TaskId, bins: Iterable[str]) -> list[str]:
     return sorted(bins, key=lambda b: (-_score(task, b), b))
 
 
+def distribute_by_kind(tasks: Sequence[TaskId], stateful: Collection[TaskId],
+                       bins: Sequence[str], weights: Mapping[str, int],
+                       owners: Mapping[TaskId, Sequence[str]]) -> dict[TaskId, str]:
+    """:func:`distribute` of the stateful tasks first, then of the stateless ones into the
+    room left, so every bin gets its share of both (as Kafka Streams' assignor does: one
+    instance holding every stateful task would do most of the work) while totals stay
+    balanced."""
+    hard = [t for t in tasks if t in stateful]
+    soft = [t for t in tasks if t not in stateful]
+    placed = distribute(hard, bins, weights, owners)
+    if not soft or not bins:
+        return placed
+    held = {b: 0 for b in bins}
+    for b in placed.values():
+        held[b] += 1
+    total = _quotas(bins, weights, len(tasks))
+    room = {b: max(total[b] - held[b], 0) for b in bins}
+    for _ in range(len(soft) - sum(room.values())):  # a bin took more stateful than its total
+        b = min(bins, key=lambda x: ((held[x] + room[x]) / weights[x], x))
+        room[b] += 1
+    placed.update(distribute(soft, bins, weights, owners, quota=room))
+    return placed
+
+
 def distribute(tasks: Sequence[TaskId], bins: Sequence[str], weights: Mapping[str, int],
-               owners: Mapping[TaskId, Sequence[str]]) -> dict[TaskId, str]:
+               owners: Mapping[TaskId, Sequence[str]], *,
+               quota: Mapping[str, int] | None = None) -> dict[TaskId, str]:
     """Place ``tasks`` on ``bins`` (instances, or threads of one instance).
 
     ``owners[t]`` lists the bins that ran ``t`` recently, most recent first (bins no longer
-    present are ignored). Returns a bin for every task. See the module docstring for rules.
+    present are ignored). ``quota``: how many each bin takes (default: shares by weight).
+    Returns a bin for every task. See the module docstring for rules.
     """
     if not bins:
         return {}
     live = set(bins)
-    quota = _quotas(bins, weights, len(tasks))
+    quota = dict(quota) if quota is not None else _quotas(bins, weights, len(tasks))
     ranked = {t: _ranked(t, bins) for t in tasks}
     # 1. sticky: each task stays with its current owner
     placed: dict[TaskId, str] = {}
@@ -186,7 +213,7 @@ def place(members: Iterable[Member], tasks: Sequence[TaskId],
     stateful = set(stateful)
     proc_owners = {t: _dedup(_process_of(o) for o in hist) for t, hist in owners.items()}
     weights = {p: len(by_process[p].thread_ids) for p in processes}
-    on_process = distribute(tasks, processes, weights, proc_owners)
+    on_process = distribute_by_kind(tasks, stateful, processes, weights, proc_owners)
     warm_process: dict[TaskId, str] = {}
     if caught_up is not None:
         warm_process = _hold_for_warmups(on_process, proc_owners, stateful, set(processes),
@@ -194,7 +221,7 @@ def place(members: Iterable[Member], tasks: Sequence[TaskId],
     out = Placement()
     for p in processes:
         mine = [t for t in tasks if on_process.get(t) == p]
-        _to_threads(out.active, p, by_process[p].thread_ids, mine, owners)
+        _to_threads(out.active, p, by_process[p].thread_ids, mine, owners, stateful)
     _place_standbys(out, by_process, processes, tasks, proc_owners, stateful, num_standbys)
     _place_warmups(out, by_process, warm_process)
     return out
@@ -251,7 +278,8 @@ def _dedup(items: Iterable[str]) -> list[str]:
 
 
 def _to_threads(out: dict[TaskId, ThreadKey], process: str, threads: tuple[int, ...],
-                tasks: list[TaskId], owners: Mapping[TaskId, Sequence[ThreadKey | str]]) -> None:
+                tasks: list[TaskId], owners: Mapping[TaskId, Sequence[ThreadKey | str]],
+                stateful: Collection[TaskId]) -> None:
     """Spread one instance's tasks over its threads, sticky to the thread that ran each."""
     names = [str(i) for i in threads]
     thread_owners = {}
@@ -259,7 +287,8 @@ def _to_threads(out: dict[TaskId, ThreadKey], process: str, threads: tuple[int, 
         hist = owners.get(t, ())
         if hist and isinstance(hist[0], ThreadKey) and hist[0].process == process:
             thread_owners[t] = [str(hist[0].thread)]
-    for t, name in distribute(tasks, names, {n: 1 for n in names}, thread_owners).items():
+    for t, name in distribute_by_kind(tasks, stateful, names, {n: 1 for n in names},
+                                      thread_owners).items():
         out[t] = ThreadKey(process, int(name))
 
 
@@ -280,8 +309,8 @@ def _place_standbys(out: Placement, by_process: Mapping[str, Member], processes:
         if not any(out.active[t].process == p for t in stateful if t in out.active):
             continue
         rest = [q for q in processes if q != p]
-        moved = distribute(tasks, rest, {q: len(by_process[q].thread_ids) for q in rest},
-                           now_owners)
+        moved = distribute_by_kind(tasks, stateful, rest,
+                                   {q: len(by_process[q].thread_ids) for q in rest}, now_owners)
         for t in stateful:
             if t in out.active and out.active[t].process == p:
                 failover[t] = moved[t]

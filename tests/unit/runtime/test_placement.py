@@ -168,6 +168,22 @@ def test_invariants_hold_over_a_random_membership_history(seed: int) -> None:
             assert len(moved) <= len(orphaned) + len(members), (len(moved), len(orphaned))
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_stateful_tasks_are_shared_out_like_the_others(seed: int) -> None:
+    rnd = random.Random(seed)
+    tasks = _tasks(4, 4)
+    stateful = [t for t in tasks if t.subtopology == 1]
+    first, second = Member(f"a-{rnd.random()}", 1), Member(f"b-{rnd.random()}", 1)
+    owners: dict[TaskId, list[ThreadKey | str]] = {
+        t: [ThreadKey(first.process, 1), *([second.process] if t in stateful else [])]
+        for t in tasks}  # the joiner ran every stateful task once: it "wants" all of them
+    members = [first, second]
+    pl = place(members, tasks, owners, stateful=stateful)
+    _check_balanced(pl, members, tasks)
+    per = Counter(pl.active[t].process for t in stateful)
+    assert sorted(per.values()) == [2, 2], per
+
+
 def test_threads_keep_their_indices_when_one_was_replaced() -> None:
     members = [Member("a", (1, 3)), Member("b", 1)]
     pl = place(members, _tasks(6), {})
