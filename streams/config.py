@@ -193,6 +193,14 @@ KEYS: dict[str, _Key] = {
     "max.poll.records": _Key(1000, "Max records fetched in one batch consume.", _int_min(1)),
     "client.id": _Key(None, "Prefix of client ids."),
     "application.server": _Key(None, "host:port of this instance for interactive queries."),
+    "http.listen": _Key(
+        None, "host:port (or a port, on loopback) the built-in HTTP server binds to: store "
+        "queries routed to the owner, /metrics, /health, /ready, /topology. Unset: no server."),
+    "http.auth.token": _Key(
+        None, "Bearer token every HTTP route but /health and /ready requires (unset: none)."),
+    "http.forward.timeout.ms": _Key(
+        5000, "How long the HTTP server waits for another instance it forwards a query to.",
+        _int_min(1)),
     "topology.optimization": _Key("none", "none or all.", _one_of("none", "all")),
     "default.dsl.store": _Key("rocksdb", "rocksDB or in_memory: store type for DSL operations.",
                               _one_of("rocksdb", "in_memory")),
@@ -206,7 +214,10 @@ KEYS: dict[str, _Key] = {
         "stalled (a warning with its stack, the stall listener); 0 turns the check off.",
         _int_min(0)),
     "restore.batch.size": _Key(10000, "Changelog records per restore batch.", _int_min(1)),
-    "metrics.recording.level": _Key("INFO", "INFO, DEBUG or TRACE."),
+    "metrics.recording.level": _Key(
+        "INFO", "INFO, DEBUG or TRACE: DEBUG adds per-task process metrics and the record "
+        "cache's hit ratio to /metrics (any case).",
+        lambda v: _one_of("info", "debug", "trace")(v).upper()),
 }
 
 #: Prefixes passed through to the Kafka clients (Kafka Streams' ``consumer.``, ``producer.`` ...).

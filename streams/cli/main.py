@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("describe", "streams.cli.describe"),
     ("demo", "streams.cli.demo"),
     ("local-kafka", "streams.cli.local_kafka"),
+    ("reset", "streams.cli.reset"),
 ]
 
 

@@ -1,7 +1,9 @@
 """``streams run MODULE:ATTR``: run an application as a worker process.
 
-Logs state changes, task assignments and restore progress; on SIGTERM or Ctrl-C it commits,
-writes checkpoints and leaves the group, within ``--shutdown-timeout`` seconds.
+Logs state changes, task assignments and restore progress (every store being restored,
+every 5 seconds: records done of the total, rate, time left); on SIGTERM or Ctrl-C it
+commits, writes checkpoints and leaves the group, within ``--shutdown-timeout`` seconds.
+``--http HOST:PORT`` starts the built-in HTTP server (docs/operations.md).
 
 Example::
 
@@ -15,12 +17,29 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from streams.cli.app_loader import load_target, merge_config
 from streams.errors import StreamsError
 
 log = logging.getLogger("streams.cli.run")
+
+#: seconds between two restore progress lines
+PROGRESS_INTERVAL = 5.0
+
+
+def log_restore_progress(app: Any) -> None:
+    """One line per store being restored: records done of the total, rate and time left."""
+    for thread in app.threads:
+        if thread.restorer is None:
+            continue
+        for p in thread.restorer.progress():
+            total = p.restored + p.remaining
+            eta = f"about {p.eta:.0f} s left" if p.eta is not None else "starting"
+            log.info("restoring store %s of task %s: %d of %d records (%.0f%%), %.0f records/s, "
+                     "%s", p.store, p.task, p.restored, total,
+                     100.0 * p.restored / total if total else 100.0, p.rate, eta)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -30,6 +49,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--shutdown-timeout", type=float, default=60.0,
                    help="seconds to wait for a clean shutdown (default 60)")
+    p.add_argument("--http", metavar="HOST:PORT",
+                   help="serve store queries, /metrics, /health, /ready and /topology here "
+                   "(http.listen; a bare port binds to loopback); also application.server "
+                   "unless that is set or the host is a wildcard")
     return p
 
 
@@ -55,7 +78,15 @@ def build_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         "num.stream.threads": args.num_stream_threads,
         "state.dir": args.state_dir,
     }
-    return topology, merge_config(base, args.config, args.set, flags)
+    if getattr(args, "http", None):
+        flags["http.listen"] = args.http
+    config = merge_config(base, args.config, args.set, flags)
+    listen = config.get("http.listen")
+    if listen and not config.get("application.server"):
+        host, _, port = str(listen).rpartition(":")
+        if host not in ("0.0.0.0", "::", "[::]"):
+            config["application.server"] = f"{host or '127.0.0.1'}:{port}"
+    return topology, config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,8 +128,11 @@ def run(args: argparse.Namespace) -> int:
         log.error("could not start: %s", exc)
         return 1
     log.info("application %s started (%s)", config.get("application.id"), app.client_id)
+    last_progress = time.monotonic()
     while not done.wait(0.5):
-        pass
+        if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+            last_progress = time.monotonic()
+            log_restore_progress(app)
     clean = app.close(args.shutdown_timeout)
     if not clean:
         log.error("shutdown did not finish within %.0fs", args.shutdown_timeout)

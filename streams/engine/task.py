@@ -64,6 +64,8 @@ class Task:
         self.application_id = app_id
         self.stream_time = -1
         self.dropped_records = 0
+        #: records processed (counted by the task manager, per batch, for the metrics)
+        self.processed = 0
         self.ctx = TaskContext(self, self.name, app_id, config, state_dir, wall_clock)
         self.global_store_names = topology.global_stores
         builders = {s: topology.stores[s] for s in subtopology.stores}

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from streams.config import StreamsConfig
 from streams.errors import StreamsError
@@ -44,6 +44,8 @@ from streams.runtime.streams_metadata import (
 )
 from streams.runtime.task_ownership import TaskOwnership
 from streams.runtime.watchdog import StallListener, StallWatchdog, log_stacks
+from streams.serving.prometheus import metrics_text, registry_for
+from streams.serving.server import StreamsHttpServer
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,42 @@ class StreamThreadExceptionResponse(enum.Enum):
 
 StateListener = Callable[[State, State], None]
 ExceptionHandler = Callable[[BaseException], StreamThreadExceptionResponse]
+
+
+class StateDirectoryLockedError(StreamsError):
+    """The application's state directory is locked by another (running) instance."""
+
+
+def lock_state_dir(state_root: Path, application_id: str) -> IO[str]:
+    """Lock ``state_root`` (created if missing) for as long as the returned file stays open;
+    raises :class:`StateDirectoryLockedError` if another instance holds the lock. Shared with
+    ``streams reset``, which must not wipe a directory a running instance uses."""
+    state_root.mkdir(parents=True, exist_ok=True)
+    f = open(state_root / ".lock", "a+")  # noqa: SIM115 - held until unlock_state_dir()
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise StateDirectoryLockedError(
+            f"state directory {state_root} is in use by another instance of "
+            f"{application_id!r}; give each instance its own state.dir"
+        ) from None
+    return f
+
+
+def unlock_state_dir(lock_file: IO[str]) -> None:
+    """Release a lock taken by :func:`lock_state_dir` and close its file."""
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_UN)
+    finally:
+        lock_file.close()
+
+
+def clear_state_dir(state_root: Path) -> None:
+    """Delete everything in ``state_root`` but the lock file; the caller holds the lock."""
+    for child in state_root.iterdir():
+        if child.name != ".lock":
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
 
 
 class KafkaStreams(InteractiveQueries):
@@ -104,6 +142,8 @@ class KafkaStreams(InteractiveQueries):
         self._error_shutdown = threading.Event()
         self._stall_listeners: list[StallListener] = []
         self._watchdog: StallWatchdog | None = None
+        #: the built-in HTTP server (``http.listen``), started by start()
+        self._http: StreamsHttpServer | None = None
         #: this instance's id in the placement, kept in the state directory (set by start())
         self.process_id: str | None = None
         #: the group's placement as last computed by one of this instance's threads
@@ -226,25 +266,13 @@ class KafkaStreams(InteractiveQueries):
 
     # ------------------------------------------------------------------ lifecycle
     def _lock_state_dir(self) -> None:
-        self.state_root.mkdir(parents=True, exist_ok=True)
-        path = self.state_root / ".lock"
-        f = open(path, "a+")  # noqa: SIM115 - held until close()
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            raise StreamsError(
-                f"state directory {self.state_root} is in use by another instance of "
-                f"{self.application_id!r}; give each instance its own state.dir"
-            ) from None
-        self._lock_file = f
+        self._lock_file = lock_state_dir(self.state_root, self.application_id)
 
     def _unlock_state_dir(self) -> None:
         if self._lock_file is not None:
             try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                unlock_state_dir(self._lock_file)
             finally:
-                self._lock_file.close()
                 self._lock_file = None
 
     def start(self) -> None:
@@ -279,6 +307,13 @@ class KafkaStreams(InteractiveQueries):
                 {**bootstrap, **self.config.client_config("producer.")},
                 self._on_shutdown_request, self.client_supplier)
             self._control.start()
+            if self.config["http.listen"]:
+                # bound before any thread starts: a port in use fails start() at once
+                registry = registry_for(self)
+                self._http = StreamsHttpServer(
+                    self, self.config["http.listen"], token=self.config["http.auth.token"],
+                    forward_timeout=self.config["http.forward.timeout.ms"] / 1000.0,
+                    metrics=lambda: metrics_text(registry))
             if any(s.is_global for s in self.topology.subtopologies()):
                 self._global = GlobalStreamThread(self.topology, self.config, self.state_root,
                                                   self.client_id, self._on_global_error,
@@ -288,8 +323,13 @@ class KafkaStreams(InteractiveQueries):
         except BaseException:
             if self._control is not None:
                 self._control.close()
+            if self._http is not None:
+                self._http.stop()
+                self._http = None
             self._unlock_state_dir()
             raise
+        if self._http is not None:
+            self._http.start()
         self._transition(State.REBALANCING)
         for _ in range(self.config["num.stream.threads"]):
             self._start_thread()
@@ -352,6 +392,8 @@ class KafkaStreams(InteractiveQueries):
             return True
         self._transition(State.PENDING_SHUTDOWN)
         ok = self._stop_threads(timeout)
+        if self._http is not None:
+            self._http.stop()
         self._transition(State.NOT_RUNNING)
         return ok
 
@@ -361,13 +403,11 @@ class KafkaStreams(InteractiveQueries):
             raise StreamsError("cleanup() needs a client that is not running; close() it first")
         if not self.state_root.exists():
             return
-        self._lock_state_dir()  # refuses if another instance uses the directory
+        lock = lock_state_dir(self.state_root, self.application_id)  # refuses if in use
         try:
-            for child in self.state_root.iterdir():
-                if child.name != ".lock":
-                    shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+            clear_state_dir(self.state_root)
         finally:
-            self._unlock_state_dir()
+            unlock_state_dir(lock)
 
     def __enter__(self) -> KafkaStreams:
         return self

@@ -61,6 +61,29 @@ class _Changelog:
 Batch = list[tuple[bytes, bytes | None]]
 
 
+@dataclass(frozen=True)
+class RestoreProgress:
+    """One store's restoration under way: done so far, left, and for how long it has run."""
+
+    task: str
+    store: str
+    topic: str
+    partition: int
+    restored: int
+    remaining: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Records restored per second so far."""
+        return self.restored / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far (None before any record was restored)."""
+        return self.remaining / self.rate if self.rate > 0 else None
+
+
 def changelog_batches(msgs: list[Any], wanted: Callable[[tuple[str, int], int], bool],
                       transient: TransientErrorLog, thread_name: str, purpose: str
                       ) -> tuple[dict[tuple[str, int], Batch], dict[tuple[str, int], int]]:
@@ -112,6 +135,14 @@ class ChangelogRestorer:
     def idle(self) -> bool:
         """True when nothing is being restored."""
         return not self._active
+
+    def progress(self) -> list[RestoreProgress]:
+        """Where each restoration under way stands (safe to call from another thread)."""
+        now = time.monotonic()
+        return [RestoreProgress(str(cl.task.name), cl.store, cl.topic, cl.partition,
+                                cl.restored, max(cl.end - max(cl.position, cl.start), 0),
+                                now - cl.started_at)
+                for cl in list(self._active.values())]
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         """``(low, high)`` of any partition, read with the restore consumer (safe inside the

@@ -8,16 +8,14 @@ concurrently.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_INVALID,
     Consumer,
     Producer,
     TopicPartition,
@@ -28,40 +26,29 @@ from streams.engine.commit import commit_tasks
 from streams.engine.task import TaskId
 from streams.runtime.assignor import StreamsAssignor
 from streams.runtime.client_configs import (
-    main_consumer_config,
     producer_config,
     restore_consumer_config,
     thread_admin_config,
 )
 from streams.runtime.client_supplier import ClientSupplier, KafkaClientSupplier
-from streams.runtime.group_members import member_client_id, topology_fingerprint
+from streams.runtime.group_members import topology_fingerprint
 from streams.runtime.lags import FetchedLags
 from streams.runtime.placement import ThreadKey
 from streams.runtime.record_collector import KafkaRecordCollector
 from streams.runtime.restore import ChangelogRestorer, StateRestoreListener
-from streams.runtime.retries import TaskMigratedError, retry_commit_step, retrying
+from streams.runtime.retries import TaskMigratedError, retry_commit_step
 from streams.runtime.standby import StandbyUpdateListener, StandbyUpdater
-from streams.runtime.start_offsets import needs_start_offsets, reset_overrides, start_offsets
 from streams.runtime.streams_metadata import GroupView
 from streams.runtime.streams_producer import StreamsProducer
 from streams.runtime.task_manager import TaskManager
 from streams.runtime.task_ownership import TaskOwnership
-from streams.runtime.warmups import WarmupWatch, local_ready_tasks
+from streams.runtime.thread_membership import GroupMembership
+from streams.runtime.thread_metrics import ThreadMetrics
+from streams.runtime.thread_state import ThreadState
+from streams.runtime.warmups import WarmupWatch
 from streams.topology.topology import Topology
 
 log = logging.getLogger(__name__)
-
-
-class ThreadState(enum.Enum):
-    """Lifecycle of a stream thread (Kafka Streams' StreamThread.State)."""
-
-    CREATED = "CREATED"
-    STARTING = "STARTING"
-    PARTITIONS_REVOKED = "PARTITIONS_REVOKED"
-    PARTITIONS_ASSIGNED = "PARTITIONS_ASSIGNED"
-    RUNNING = "RUNNING"
-    PENDING_SHUTDOWN = "PENDING_SHUTDOWN"
-    DEAD = "DEAD"
 
 
 _REBALANCING = (ThreadState.STARTING, ThreadState.PARTITIONS_REVOKED,
@@ -70,7 +57,7 @@ _REBALANCING = (ThreadState.STARTING, ThreadState.PARTITIONS_REVOKED,
 __all__ = ["StreamThread", "TaskMigratedError", "ThreadState"]
 
 
-class StreamThread(threading.Thread):
+class StreamThread(GroupMembership, threading.Thread):
     """Runs part of the topology's tasks; see the module docstring."""
 
     def __init__(
@@ -130,10 +117,20 @@ class StreamThread(threading.Thread):
         self.last_loop: float = time.monotonic()
         #: monotonic time the thread entered a rebalance, None outside one (for the watchdog)
         self.rebalancing_since: float | None = None
-        self.processed = 0
-        self.commits = 0
+        #: processed, committed, polled and how long it took (streams.serving.prometheus)
+        self.metrics = ThreadMetrics()
         #: times the thread's tasks were closed dirty and taken up again after a migration
         self.migrations = 0
+
+    @property
+    def processed(self) -> int:
+        """Records this thread has processed."""
+        return self.metrics.processed
+
+    @property
+    def commits(self) -> int:
+        """Commits this thread has made."""
+        return self.metrics.commits
 
     @property
     def last_restored(self) -> float:
@@ -237,146 +234,10 @@ class StreamThread(threading.Thread):
         self._subscribe(self.consumer)
         log.info("%s subscribed to %s", self.name, ", ".join(sorted(self.task_manager.sub_of_topic)))
 
-    def _main_consumer(self, ready: Iterable[TaskId]) -> Consumer:
-        """A new main consumer; under the placement its client id describes the thread to the
-        group, with the tasks it holds caught-up copies of (:mod:`streams.runtime.warmups`)."""
-        ccfg = main_consumer_config(self.config, self.name, self.index)
-        if self.assignor is not None:
-            ccfg["client.id"] = member_client_id(ccfg["client.id"], self.process_id, self.index,
-                                                 self.config["application.server"],
-                                                 self._fingerprint, ready)
-        return self._supplier.get_consumer(ccfg)
-
-    def _ready_here(self) -> set[TaskId]:
-        """The tasks this instance is caught up on (:func:`local_ready_tasks`)."""
-        assert self.restorer is not None
-        return local_ready_tasks(self.name, self.topology, self.app_id, self.state_root,
-                                 self.restorer.partition_count, self.restorer.end_offset,
-                                 self.config["acceptable.recovery.lag"])
-
-    def _subscribe(self, consumer: Consumer) -> None:
-        assert self.task_manager is not None
-        consumer.subscribe(sorted(self.task_manager.sub_of_topic), on_assign=self._on_assign,
-                           on_revoke=self._on_revoke, on_lost=self._on_lost)
-
-    # ------------------------------------------------------------------ rebalance
-    def _start_offsets(self, consumer: Consumer,
-                       partitions: list[TopicPartition]) -> list[TopicPartition]:
-        """The partitions to assign, with start offsets where streams decides them
-        (:mod:`streams.runtime.start_offsets`)."""
-        assert self.task_manager is not None and self.restorer is not None
-        overrides = reset_overrides(self.topology, self.app_id)
-        multi = self.task_manager.multi_input_topics
-        if not needs_start_offsets(partitions, overrides, multi):
-            return partitions
-        if self.assignor is not None:
-            # read by the assignor through the admin client: calling the consumer itself
-            # inside its rebalance callback breaks confluent-kafka's callback state
-            known = self.assignor.committed
-            committed = [TopicPartition(tp.topic, tp.partition,
-                                        known.get((tp.topic, tp.partition), OFFSET_INVALID))
-                         for tp in partitions]
-        else:
-            committed = retrying(
-                f"could not read the committed offsets of group {self.app_id}",
-                lambda t: consumer.committed(partitions, timeout=t), self._task_timeout)
-        assigned, starts = start_offsets(committed, overrides, multi,
-                                         self.config["auto.offset.reset"],
-                                         self.restorer.watermarks)
-        assert self.task_manager.lags is not None
-        self.task_manager.lags.track(starts)
-        return assigned
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        assert self.task_manager is not None
-        try:
-            self._set_state(ThreadState.PARTITIONS_ASSIGNED)
-            if self.assignor is not None:
-                wanted = self.assignor.assign(consumer, partitions)
-                if self.warmups is not None:
-                    self.warmups.assigned(self.assignor.warmups, time.monotonic())
-                if self._on_placement is not None:
-                    self._on_placement(self.assignor.view)
-            else:
-                wanted = self.task_manager.tasks_for((tp.topic, tp.partition)
-                                                     for tp in partitions)
-            partitions = self._start_offsets(
-                consumer, [TopicPartition(t, p) for tps in wanted.values() for t, p in tps])
-            consumer.assign(partitions)
-            pause = self.task_manager.assign_tasks(
-                wanted, self.assignor.standbys if self.assignor is not None else ())
-            if pause:
-                consumer.pause([TopicPartition(t, p) for t, p in pause])
-            if self.restorer is not None and self.restorer.idle:
-                self._set_state(ThreadState.RUNNING)
-        except BaseException as exc:
-            # exceptions inside librdkafka callbacks are re-raised by consume(); keep the cause
-            self.failure = exc
-            raise
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        assert self.task_manager is not None
-        try:
-            self._set_state(ThreadState.PARTITIONS_REVOKED)
-            if self._failed:  # called from consumer.close() after a failure: commit nothing
-                self.task_manager.close_all(clean=False)
-            else:
-                try:
-                    self.task_manager.suspend_all(self._commit)
-                except TaskMigratedError as exc:
-                    log.warning("%s: %s; its tasks are closed without committing",
-                                self.name, exc)
-                    self._close_dirty_and_abort()
-            consumer.unassign()
-        except BaseException as exc:
-            self.failure = exc
-            raise
-
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        assert self.task_manager is not None
-        log.warning("%s lost its partitions (e.g. a session timeout); closing tasks without "
-                    "committing", self.name)
-        try:
-            self._set_state(ThreadState.PARTITIONS_REVOKED)
-            self._close_dirty_and_abort()
-            consumer.unassign()
-        except BaseException as exc:
-            self.failure = exc
-            raise
-
     @property
     def producer(self) -> Producer | None:
         """The thread's current producer (replaced after a fatal error or a stuck call)."""
         return self.streams_producer.producer if self.streams_producer is not None else None
-
-    def _close_dirty_and_abort(self) -> None:
-        """Close every task without committing; under exactly-once abort the open
-        transaction first (its writes belong to the closed tasks), or replace a producer that
-        cannot abort: the tasks are closed dirty anyway, so nothing of the old transaction
-        survives."""
-        assert self.task_manager is not None
-        if self.streams_producer is not None:
-            self.streams_producer.abort()
-        self.task_manager.close_all(clean=False)
-
-    def _rejoin(self) -> None:
-        """Leave and join the group again, which starts a rebalance (the thread holds no
-        task: the last assignment gave it none)."""
-        assert self.consumer is not None and self.task_manager is not None
-        self.consumer.unsubscribe()
-        self._subscribe(self.consumer)
-
-    def _handle_task_migrated(self, exc: TaskMigratedError) -> None:
-        """Kafka Streams' answer to a migrated task: close every task dirty and rejoin the
-        group, which assigns partitions afresh; the tasks then start again from the last
-        committed offsets (and, under exactly-once, from state wiped and restored)."""
-        assert self.consumer is not None and self.task_manager is not None
-        self.migrations += 1
-        log.warning("%s: %s; closing its tasks without committing and rejoining the group",
-                    self.name, exc)
-        self._set_state(ThreadState.PARTITIONS_REVOKED)
-        self._close_dirty_and_abort()
-        self._rejoin()
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
@@ -392,6 +253,7 @@ class StreamThread(threading.Thread):
             consumer = self.consumer  # replaced when warm-ups are reported
             busy = tm.has_buffered() or not restorer.idle
             msgs = consumer.consume(num_messages=max_records, timeout=0 if busy else poll_s)
+            self.metrics.polls += 1
             if self.assignor is not None:
                 if self.assignor.pending_stamps:
                     self.assignor.record_ownership(consumer)
@@ -410,8 +272,10 @@ class StreamThread(threading.Thread):
                     self._set_state(ThreadState.RUNNING)
             if tm.standby_updater is not None and not tm.standby_updater.idle:
                 tm.standby_updater.update(0)
+            began = time.perf_counter_ns()
             n = tm.process(max_records)
-            self.processed += n
+            if n:
+                self.metrics.processed_batch(n, time.perf_counter_ns() - began)
             pause, resume = tm.flow_control()
             if pause:
                 consumer.pause([TopicPartition(t, p) for t, p in pause])
@@ -420,9 +284,11 @@ class StreamThread(threading.Thread):
             tm.collector.maintain()
             tm.punctuate()
             now = time.monotonic()
-            if self.warmups is not None and self.warmups.warmups and now - last_probe >= 1.0:
+            if now - last_probe >= 1.0:
                 last_probe = now
-                self._report_warmups(now)
+                self.metrics.records_lag_max = tm.fetched_lag_max()
+                if self.warmups is not None and self.warmups.warmups:
+                    self._report_warmups(now)
             # commit on the interval even without new input: punctuators may have written
             if (now - last_commit >= commit_interval and tm.running) or tm.commit_requested():
                 try:
@@ -430,41 +296,6 @@ class StreamThread(threading.Thread):
                 except TaskMigratedError as exc:
                     self._handle_task_migrated(exc)
                 last_commit = now
-
-    def _report_warmups(self, now: float) -> None:
-        """When warm-ups have caught up (:meth:`WarmupWatch.due`), replace the main consumer
-        with one whose client id reports them: the new member joins first and the old one
-        leaves after, so the group rebalances once, with this thread in it all along, and
-        the placement moves the caught-up tasks here (a probing rebalance)."""
-        assert self.warmups is not None and self.task_manager is not None
-        assert self.consumer is not None
-        tm = self.task_manager
-        updater = tm.standby_updater
-        assert updater is not None
-        ready = self.warmups.due(list(tm.standbys), lambda t: updater.lag(tm.standbys[t]), now)
-        if ready is None:
-            return
-        log.info("%s: warm-ups %s caught up (within acceptable.recovery.lag=%d); rejoining "
-                 "the group so that they move here", self.name,
-                 ", ".join(str(t) for t in sorted(self.warmups.warmups & ready)),
-                 self.warmups.acceptable_lag)
-        if tm.running:
-            try:
-                self._commit()  # before the rebalance the new member starts
-            except TaskMigratedError as exc:
-                self._handle_task_migrated(exc)
-                return
-        ready = ready | self._ready_here()
-        old, new = self.consumer, self._main_consumer(ready)
-        self._subscribe(new)
-        joined_by = time.monotonic() + 10.0
-        while not new.memberid() and time.monotonic() < joined_by:
-            time.sleep(0.02)  # the old member leaves once the new one is in the group
-        old.close()  # its revocation commits through self.consumer, still the old one
-        self.consumer = new
-        assert tm.lags is not None
-        tm.lags.use(new)
-        self.warmups.reported = ready
 
     def _commit(self) -> None:
         """Flush stores and producer, commit offsets (in the transaction under EOS), checkpoint.
@@ -474,6 +305,7 @@ class StreamThread(threading.Thread):
         """
         assert self.task_manager is not None and self.consumer is not None
         tm = self.task_manager
+        began = time.perf_counter_ns()
         if self.eos:
             # the transaction's commit writes the output, then the offsets with it
             # (checkpoints: standbys' only, active state is checkpointed on a clean close)
@@ -483,7 +315,7 @@ class StreamThread(threading.Thread):
             commit_tasks(tm.running.values(), write_output=tm.collector.flush,
                          commit_offsets=self._commit_offsets,
                          write_checkpoints=tm.write_checkpoints)
-        self.commits += 1
+        self.metrics.committed(time.perf_counter_ns() - began)
 
     def _offsets(self, offsets: dict[tuple[str, int], int]) -> list[TopicPartition]:
         """Offsets to commit, each with its task's recent owners as metadata (the placement

@@ -423,10 +423,19 @@ class TaskManager:
         waiting = self._waiting
         waiting.clear()
         for task in self.running.values():
-            total += task.process(max_per_task)
+            n = task.process(max_per_task)
+            task.processed += n
+            total += n
             if task.waiting:
                 waiting.append(task)
         return total
+
+    def fetched_lag_max(self) -> int:
+        """The largest fetched lag of the running tasks' input partitions (0 if none known)."""
+        if self.lags is None:
+            return 0
+        return max((self.lags.lag(tp) for tp, t in self.by_partition.items()
+                    if t.id in self.running), default=0)
 
     def has_buffered(self) -> bool:
         """True when a running task has records it can process now (not waiting for another

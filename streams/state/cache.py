@@ -37,7 +37,7 @@ ENTRY_OVERHEAD = 64
 class ThreadCache:
     """The cache budget of one stream thread, shared by its tasks' caching stores."""
 
-    __slots__ = ("evictions", "flushes", "max_bytes", "size")
+    __slots__ = ("evictions", "flushes", "hits", "max_bytes", "misses", "size")
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -46,6 +46,9 @@ class ThreadCache:
         #: entries flushed because the cache was full, and by commits (for tests and benchmarks)
         self.evictions = 0
         self.flushes = 0
+        #: look-ups the cache answered, and those it passed to the store (the hit ratio)
+        self.hits = 0
+        self.misses = 0
 
 
 class _Entry:
@@ -164,8 +167,13 @@ class _CachingStore:
 
     def _cached(self, ckey: Any) -> _Entry | None:
         entry = self._entries.get(ckey)
+        cache = self._cache
         if entry is not None:
             self._entries.move_to_end(ckey)
+            if cache is not None:
+                cache.hits += 1
+        elif cache is not None:
+            cache.misses += 1
         return entry
 
     # -- flushing ----------------------------------------------------------------------------
