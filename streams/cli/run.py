@@ -1,7 +1,8 @@
 """``streams run MODULE:ATTR``: run an application as a worker process.
 
-Logs state changes, task assignments and restore progress (every store being restored,
-every 5 seconds: records done of the total, rate, time left); on SIGTERM or Ctrl-C it
+Logs state changes, task assignments and restore progress (each store being restored:
+records done of the total, rate, time left; live bars on a terminal, a log line every 5
+seconds otherwise); on SIGTERM or Ctrl-C it
 commits, writes checkpoints and leaves the group, within ``--shutdown-timeout`` seconds.
 ``--http HOST:PORT`` starts the built-in HTTP server (docs/operations.md).
 
@@ -21,26 +22,10 @@ import time
 from typing import Any
 
 from streams.cli.app_loader import load_target, merge_config
+from streams.cli.restore_display import PROGRESS_INTERVAL, log_restore_progress, terminal_display
 from streams.errors import StreamsError
 
 log = logging.getLogger("streams.cli.run")
-
-#: seconds between two restore progress lines
-PROGRESS_INTERVAL = 5.0
-
-
-def log_restore_progress(app: Any) -> None:
-    """One line per store being restored: records done of the total, rate and time left."""
-    for thread in app.threads:
-        if thread.restorer is None:
-            continue
-        for p in thread.restorer.progress():
-            total = p.restored + p.remaining
-            eta = f"about {p.eta:.0f} s left" if p.eta is not None else "starting"
-            log.info("restoring store %s of task %s: %d of %d records (%.0f%%), %.0f records/s, "
-                     "%s", p.store, p.task, p.restored, total,
-                     100.0 * p.restored / total if total else 100.0, p.rate, eta)
-
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``run``."""
@@ -128,11 +113,16 @@ def run(args: argparse.Namespace) -> int:
         log.error("could not start: %s", exc)
         return 1
     log.info("application %s started (%s)", config.get("application.id"), app.client_id)
+    display = terminal_display()
     last_progress = time.monotonic()
     while not done.wait(0.5):
-        if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+        if display is not None:
+            display.refresh(app)
+        elif time.monotonic() - last_progress >= PROGRESS_INTERVAL:
             last_progress = time.monotonic()
             log_restore_progress(app)
+    if display is not None:
+        display.close()
     clean = app.close(args.shutdown_timeout)
     if not clean:
         log.error("shutdown did not finish within %.0fs", args.shutdown_timeout)

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from streams.cli.main import build_parser
-from streams.cli.run import build_config, log_restore_progress
+from streams.cli.restore_display import LiveRestoreDisplay, log_restore_progress
+from streams.cli.run import build_config
 from streams.runtime.restore import RestoreProgress
 
 
@@ -46,3 +47,23 @@ def test_restore_progress_names_store_task_counts_rate_and_time_left(
         "restoring store counts of task 1_3: 2500 of 10000 records (25%), 1250 records/s, "
         "about 6 s left",
         "restoring store counts of task 1_4: 0 of 100 records (0%), 0 records/s, starting"]
+
+
+def test_on_a_terminal_each_restoring_store_gets_a_bar_that_goes_when_it_is_done() -> None:
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    display = LiveRestoreDisplay(Console(file=out, force_terminal=True, width=120))
+    progress = [RestoreProgress("1_3", "counts", "c", 3, 2500, 7500, 2.0)]
+    thread = SimpleNamespace(restorer=SimpleNamespace(progress=lambda: progress))
+    app = SimpleNamespace(threads=[thread])
+    display.refresh(app)
+    display._bars.refresh()
+    assert "restoring counts of task 1_3" in out.getvalue() and "2500/10000" in out.getvalue()
+    assert "1,250 records/s" in out.getvalue()
+    progress.clear()
+    display.refresh(app)
+    assert not display._ids and not display._shown
+    display.close()
