@@ -108,8 +108,10 @@ class SessionWindowAggregateProcessor(_WindowedAggregateBase):
             return
         if ts > self.observed:
             self.observed = ts
-        close = self.observed - self.windows.grace_ms
         gap = self.windows.gap_ms
+        # as Kafka Streams' KStreamSessionWindowAggregate: a session can still merge with
+        # records up to one gap after its end, so it closes gap + grace after that
+        close = self.observed - self.windows.grace_ms - gap
         merged: list[tuple[Windowed, Any]] = []
         agg = self.initializer()
         start, end = ts, ts
