@@ -162,12 +162,13 @@ class KTable:
         return self._suppress(suppressed)
 
     def _suppress(self, suppressed: Suppressed, *, node: str | None = None,
-                  store: str | None = None, close_after_ms: int | None = None) -> KTable:
+                  store: str | None = None, close_after_ms: int | None = None,
+                  by_window: bool = False) -> KTable:
         """:meth:`suppress`, with the node and buffer store names and the window grace given
         instead of generated or looked up (what ``emit_strategy(EmitStrategy.on_window_close())``
         uses); see :func:`streams.dsl.suppress.build_suppress`."""
         node, getter = build_suppress(self, suppressed, node=node, store=store,
-                                      close_after_ms=close_after_ms)
+                                      close_after_ms=close_after_ms, by_window=by_window)
         return KTable(self._builder, node, self.key_serde, self.value_serde, store_name=None,
                       getter=getter)
 

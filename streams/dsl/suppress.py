@@ -275,13 +275,13 @@ def find_window_grace(builder: StreamsBuilder, node: str) -> int:
 
 
 def build_suppress(table: KTable, suppressed: Suppressed, *, node: str | None = None,
-                   store: str | None = None, close_after_ms: int | None = None
-                   ) -> tuple[str, GetterFactory | None]:
+                   store: str | None = None, close_after_ms: int | None = None,
+                   by_window: bool = False) -> tuple[str, GetterFactory | None]:
     """Add the suppression node and its buffer store after ``table``; returns the node and how
     to read the suppressed table by key (None if ``table`` cannot be read so), from which
     ``KTable.suppress`` makes the suppressed table. ``node``/``store``/``close_after_ms``
-    override the names and the window grace (used by
-    ``emit_strategy(EmitStrategy.on_window_close())``)."""
+    override the names and the window grace, and ``by_window`` emits the windows that close
+    together by (end, start) (used by ``emit_strategy(EmitStrategy.on_window_close())``)."""
     if not isinstance(suppressed, Suppressed):
         raise TopologyError(
             f"KTable.suppress needs a Suppressed (Suppressed.until_window_closes(...) or "
@@ -307,7 +307,7 @@ def build_suppress(table: KTable, suppressed: Suppressed, *, node: str | None = 
                      else Stores.persistent_key_value_store(store))
     topo.add_processor(node, lambda: KTableSuppressProcessor(
         node, store, duration, suppressed.window_close, config.record_limit, config.byte_limit,
-        config.is_strict, suppressed.window_close), table.node)
+        config.is_strict, suppressed.window_close, by_window), table.node)
     topo.add_state_store(SuppressionBufferBuilder(
         supplier, ks, vs, logging=config.logging_enabled, log_config=config.log_config), node)
     if ks is None:
@@ -332,7 +332,7 @@ def apply_emit_strategy(table: KTable, strategy: EmitStrategy | None, close_afte
     final = table._suppress(
         Suppressed.until_window_closes(BufferConfig.unbounded()),
         node=f"{table.node}-EMIT-FINAL", store=f"{window_store}-emit-final-buffer",
-        close_after_ms=close_after_ms)
+        close_after_ms=close_after_ms, by_window=True)
     final.window_store_name = table.window_store_name
     return final
 

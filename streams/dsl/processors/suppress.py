@@ -48,12 +48,15 @@ class KTableSuppressProcessor(_Base):
     emitted early (``shut_down=False``) or :class:`SuppressionBufferFullError` is raised.
     ``window_end_time`` buffers by the windowed key's window end (final results) instead of by
     record timestamp; ``drop_tombstones`` drops emitted deletions (safe only for final results,
-    where nothing was emitted for the key before).
+    where nothing was emitted for the key before). ``by_window`` emits the windows that close
+    at once by (end, start), as Kafka Streams' emit-on-window-close does (its window stores are
+    scanned in time order), instead of the buffer's (end, key) order, which
+    ``Suppressed.until_window_closes`` keeps.
     """
 
     def __init__(self, node: str, store_name: str, suppress_duration_ms: int,
                  window_end_time: bool, record_limit: int | None, byte_limit: int | None,
-                 shut_down: bool, drop_tombstones: bool) -> None:
+                 shut_down: bool, drop_tombstones: bool, by_window: bool = False) -> None:
         self.node = node
         self.store_name = store_name
         self.duration = suppress_duration_ms
@@ -62,6 +65,7 @@ class KTableSuppressProcessor(_Base):
         self.byte_limit = byte_limit
         self.shut_down = shut_down
         self.drop_tombstones = drop_tombstones
+        self.by_window = by_window
         self.observed = -1
 
     def init(self, context: ProcessorContext) -> None:
@@ -97,7 +101,14 @@ class KTableSuppressProcessor(_Base):
     def _enforce(self) -> None:
         buf = self.buffer
         expiry = self.observed - self.duration
-        buf.evict_while(lambda: buf.min_timestamp <= expiry, self._emit)
+        if self.by_window:
+            closed: list[Eviction] = []
+            buf.evict_while(lambda: buf.min_timestamp <= expiry, closed.append)
+            closed.sort(key=lambda e: (e.key.window.end, e.key.window.start))  # stable
+            for eviction in closed:
+                self._emit(eviction)
+        else:
+            buf.evict_while(lambda: buf.min_timestamp <= expiry, self._emit)
         if self._over_capacity():
             if not self.shut_down:
                 buf.evict_while(self._over_capacity, self._emit)

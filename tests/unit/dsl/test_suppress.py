@@ -481,6 +481,33 @@ def test_emit_strategy_on_window_close_for_sessions() -> None:
         assert drain(d, "out") == [("[k2@6/6]", 1, 6), ("[k3@10/11]", 2, 11)]
 
 
+def test_sessions_closing_together_are_emitted_by_end_then_start() -> None:
+    # Kafka Streams scans its session store in time order: (end, start), not key order
+    b = builder()
+    (b.stream("input", STR).group_by_key()
+     .windowed_by(SessionWindows.of_inactivity_gap_and_grace(1, 0))
+     .emit_strategy(EmitStrategy.on_window_close())
+     .count().to_stream().map(lambda k, v: (windowed_str(k), v))
+     .to("out", Produced(key_serde=S, value_serde=L)))
+    with TopologyTestDriver(b.build(), APP) as d:
+        pipe(d, [("b", "v", 0), ("b", "v", 1), ("b", "v", 2), ("b", "v", 3), ("b", "v", 4),
+                 ("a", "v", 4), ("c", "v", 4), ("z", "v", 20)])
+        assert drain(d, "out") == [("[b@0/4]", 5, 4), ("[a@4/4]", 1, 4), ("[c@4/4]", 1, 4)]
+
+
+def test_suppress_until_window_closes_keeps_the_buffer_order_for_sessions() -> None:
+    # Kafka Streams' suppression buffer orders by (window end, key bytes)
+    b = builder()
+    counts = (b.stream("input", STR).group_by_key()
+              .windowed_by(SessionWindows.of_inactivity_gap_and_grace(1, 0)).count())
+    raw_and_suppressed(counts, Suppressed.until_window_closes(UNBOUNDED))
+    with TopologyTestDriver(b.build(), APP) as d:
+        pipe(d, [("b", "v", 0), ("b", "v", 1), ("b", "v", 2), ("b", "v", 3), ("b", "v", 4),
+                 ("a", "v", 4), ("c", "v", 4), ("z", "v", 20)])
+        assert [k for k, _, _ in drain(d, "output-suppressed")] == [
+            "[a@4/4]", "[b@0/4]", "[c@4/4]"]
+
+
 # --------------------------------------------------------------------- names, store, changelog
 
 
