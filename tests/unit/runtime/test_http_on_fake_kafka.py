@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from fake_kafka import FakeCluster
 from test_placement_on_fake_kafka import _running, _settled
-from test_runtime_on_fake_kafka import PARTITIONS, WORDS, feed, instance, latest_counts, wait_until
+from test_runtime_on_fake_kafka import (
+    PARTITIONS,
+    WORDS,
+    feed,
+    instance,
+    latest_counts,
+    wait_until,
+)
 
 from streams.runtime.kafka_streams import KafkaStreams
 
@@ -39,14 +46,6 @@ def get(port: int, path: str, token: str | None = None, method: str = "GET"
             return response.status, json.loads(body) if "json" in kind else body.decode()
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-@pytest.fixture
-def cluster() -> FakeCluster:
-    c = FakeCluster()
-    c.create_topic("lines", PARTITIONS)
-    c.create_topic("counts", 2)
-    return c
 
 
 @pytest.fixture

@@ -25,14 +25,6 @@ from streams.runtime.kafka_streams import KafkaStreams, State
 from streams.runtime.streams_metadata import HostInfo
 
 
-@pytest.fixture
-def cluster() -> FakeCluster:
-    c = FakeCluster()
-    c.create_topic("lines", PARTITIONS)
-    c.create_topic("counts", 2)
-    return c
-
-
 def _running(app: KafkaStreams) -> set[str]:
     return {str(t) for th in app._threads if th.task_manager for t in th.task_manager.running}
 

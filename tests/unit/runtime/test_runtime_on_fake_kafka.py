@@ -53,14 +53,6 @@ def wordcount(extra: Callable[[StreamsBuilder], object] | None = None,
     return b.build()
 
 
-@pytest.fixture
-def cluster() -> FakeCluster:
-    c = FakeCluster()
-    c.create_topic("lines", PARTITIONS)
-    c.create_topic("counts", 2)
-    return c
-
-
 def feed(cluster: FakeCluster, lines: list[str], start: int = 0) -> collections.Counter[str]:
     """Append lines (keyed line-<i>) and return their word counts."""
     for i, line in enumerate(lines, start):

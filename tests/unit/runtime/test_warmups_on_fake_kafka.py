@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fake_kafka import FakeCluster
 from test_placement_on_fake_kafka import _running, _settled, _standbys
-from test_runtime_on_fake_kafka import PARTITIONS, WORDS, feed, instance, latest_counts, wait_until
+from test_runtime_on_fake_kafka import (
+    PARTITIONS,
+    WORDS,
+    feed,
+    instance,
+    latest_counts,
+    wait_until,
+)
 
 from streams.runtime.kafka_streams import KafkaStreams
 
@@ -18,14 +24,6 @@ STATEFUL = {f"1_{p}" for p in range(PARTITIONS)}
 
 def _warming(app: KafkaStreams) -> set[str]:
     return {str(t) for th in app._threads if th.warmups for t in th.warmups.warmups}
-
-
-@pytest.fixture
-def cluster() -> FakeCluster:
-    c = FakeCluster()
-    c.create_topic("lines", PARTITIONS)
-    c.create_topic("counts", 2)
-    return c
 
 
 def test_a_new_instance_takes_stateful_tasks_only_after_warming_up(cluster: FakeCluster,
