@@ -50,6 +50,7 @@ from streams.processor import (
     PunctuationType,
     Record,
 )
+from streams.runtime.kafka_streams import KafkaStreams, State
 from streams.topology import Topology
 
 __version__ = "0.1.0"
@@ -69,6 +70,7 @@ __all__ = [
     "KGroupedTable",
     "KStream",
     "KTable",
+    "KafkaStreams",
     "Materialized",
     "Named",
     "Processor",
@@ -82,6 +84,7 @@ __all__ = [
     "SerializationError",
     "SessionWindows",
     "SlidingWindows",
+    "State",
     "StateStoreError",
     "StreamsBuilder",
     "StreamsConfig",
