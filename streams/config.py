@@ -230,6 +230,14 @@ COMMON_CLIENT_PREFIXES = ("security.", "sasl.", "ssl.", "socket.", "client.rack"
                           "statistics.interval.ms", "log_level", "enable.ssl")
 
 
+#: Kafka Streams 4's names (KIP-1056 dropped the ``default.`` prefix of the handler settings)
+#: for the keys we know under their older names; either name works, not both
+KEY_ALIASES: dict[str, str] = {
+    "deserialization.exception.handler": "default.deserialization.exception.handler",
+    "production.exception.handler": "default.production.exception.handler",
+}
+
+
 class StreamsConfig(Mapping[str, Any]):
     """Validated application config: known keys with defaults, plus client pass-throughs."""
 
@@ -237,6 +245,12 @@ class StreamsConfig(Mapping[str, Any]):
         merged: dict[str, Any] = dict(config or {})
         for k, v in kwargs.items():
             merged[k.replace("_", ".")] = v
+        for alias, key in KEY_ALIASES.items():
+            if alias in merged:
+                if key in merged:
+                    raise ConfigError(f"{alias!r} and {key!r} are one setting (the first is Kafka "
+                                      "Streams 4's name for the second); give only one")
+                merged[key] = merged.pop(alias)
         #: what the user gave, before defaults and derived values (used to re-derive on overrides)
         self.originals: dict[str, Any] = dict(merged)
         values: dict[str, Any] = {}

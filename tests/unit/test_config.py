@@ -124,3 +124,13 @@ def test_a_streams_config_can_be_copied_from_another() -> None:
     # (the default "rocksDB" is only lower-cased once it goes through validation)
     assert {k: v for k, v in copy.items() if k != "default.dsl.store"} == \
         {k: v for k, v in base.items() if k != "default.dsl.store"}
+
+
+def test_kafka_streams_4_handler_names_are_the_same_settings() -> None:
+    cfg = StreamsConfig({"production.exception.handler": "continue",
+                         "deserialization.exception.handler": "log_and_continue"})
+    assert cfg["default.production.exception.handler"] == "continue"
+    assert cfg["default.deserialization.exception.handler"] == "log_and_continue"
+    with pytest.raises(ConfigError, match="are one setting"):
+        StreamsConfig({"production.exception.handler": "continue",
+                       "default.production.exception.handler": "fail"})
