@@ -26,6 +26,7 @@ from streams.serdes import Long
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
+    from streams.dsl.cogrouped import CogroupedKStream
     from streams.dsl.kstream import KStream
 
 
@@ -56,20 +57,7 @@ class KGroupedStream:
         ks = m.key_serde if m.key_serde is not None else self.key_serde
         vs = m.value_serde if m.value_serde is not None else value_serde
         node = b.name_or_new(name, prefix)
-        parent = self._stream.node
-        if self._repartition_required:
-            if self._name is not None and self._repartition_source is not None:
-                # Kafka Streams reuses a user-named repartition topic (and still uses 3 indexes)
-                for prefix_ in ("KSTREAM-SINK-", "KSTREAM-FILTER-", "KSTREAM-SOURCE-"):
-                    b.new_name(prefix_)
-                src = self._repartition_source
-            else:
-                base = self._name or store
-                src = self._stream._repartition_through(base, ks, self.value_serde,
-                                                        filter_null_keys=True)
-                if self._name is not None:
-                    self._repartition_source = src
-            parent = src
+        parent = self._source_for(store, ks)
         b.topology.add_processor(node, lambda: make(store, node), parent)
         if ks is UNKNOWN_SERDE:
             b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
@@ -84,6 +72,32 @@ class KGroupedStream:
         table = KTable(b, node, out_ks, vs, store_name=None)
         table.window_store_name = store
         return table
+
+    def _source_for(self, store: str, key_serde: Any) -> str:
+        """The node an aggregation of this stream hangs from: the stream itself, or the source
+        of a repartition topic (named after the ``Grouped`` name, else after ``store``) when
+        the key changed."""
+        if not self._repartition_required:
+            return self._stream.node
+        b = self._builder
+        if self._name is not None and self._repartition_source is not None:
+            # Kafka Streams reuses a user-named repartition topic (and still uses 3 indexes)
+            for prefix_ in ("KSTREAM-SINK-", "KSTREAM-FILTER-", "KSTREAM-SOURCE-"):
+                b.new_name(prefix_)
+            return self._repartition_source
+        src = self._stream._repartition_through(self._name or store, key_serde,
+                                                self.value_serde, filter_null_keys=True)
+        if self._name is not None:
+            self._repartition_source = src
+        return src
+
+    def cogroup(self, aggregator: Callable[..., Any]) -> CogroupedKStream:
+        """Start a cogroup (KIP-150): this stream folded with ``aggregator(key, value, agg)``
+        (or ``(value, agg)``); add more grouped streams with ``.cogroup(grouped, aggregator)``
+        and finish with ``.aggregate(initializer)`` (see :mod:`streams.dsl.cogrouped`)."""
+        from streams.dsl.cogrouped import CogroupedKStream
+
+        return CogroupedKStream(self, aggregator)
 
     def count(self, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Count records per key (records with a None key or value are skipped and logged)."""

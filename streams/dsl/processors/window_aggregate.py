@@ -100,6 +100,9 @@ class SessionWindowAggregateProcessor(_WindowedAggregateBase):
                  merger: Callable[..., Any], with_key: bool) -> None:
         super().__init__(store_name, node, windows, initializer, aggregator, with_key)
         self.merger = merger
+        #: the merger's form, ``(key, a, b)`` or ``(a, b)`` (a cogroup gives each input its own
+        #: aggregator, whose form may differ from the merger's)
+        self.merger_with_key = with_key
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
@@ -117,7 +120,7 @@ class SessionWindowAggregateProcessor(_WindowedAggregateBase):
         start, end = ts, ts
         for session, session_agg in list(self.store.find_sessions(key, ts - gap, ts + gap)):
             merged.append((session, session_agg))
-            agg = (self.merger(key, agg, session_agg) if self.with_key
+            agg = (self.merger(key, agg, session_agg) if self.merger_with_key
                    else self.merger(agg, session_agg))
             start = min(start, session.window.start)
             end = max(end, session.window.end)
