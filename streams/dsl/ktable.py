@@ -57,6 +57,19 @@ class KTable:
         self._getter = getter
         #: the window or session store behind a windowed aggregation's table
         self.window_store_name: str | None = None
+        #: whether a node downstream needs this table's old values (Kafka Streams'
+        #: ``sendOldValues``): a box its processor reads when it is made, after the whole build
+        self._send_old = [False]
+        #: the tables to ask in turn (an unmaterialized filter or mapping has no old values of
+        #: its own: its parent must send them)
+        self._old_values_from: list[KTable] = []
+
+    def _enable_sending_old_values(self) -> None:
+        """A node downstream needs old values (a re-grouping, a suppression, a left or outer
+        join, a foreign-key join): as Kafka Streams' ``enableSendingOldValues``."""
+        self._send_old[0] = True
+        for parent in self._old_values_from:
+            parent._enable_sending_old_values()
 
     @property
     def value_getter(self) -> GetterFactory:
@@ -92,7 +105,8 @@ class KTable:
 
     def _derive(self, prefix: str, name: str | None, materialized: Materialized | None,
                 value_serde: Any, make: Callable[[str, str | None], Any],
-                getter: Callable[[GetterFactory], GetterFactory] | None = None) -> KTable:
+                getter: Callable[[GetterFactory], GetterFactory] | None = None,
+                send_old: list[bool] | None = None) -> KTable:
         b = self._builder
         store_name = self._store_name(prefix, materialized)
         node = b.name_or_new(name, prefix)
@@ -105,23 +119,30 @@ class KTable:
         derived = None
         if store is None and getter is not None and (self.store_name or self._getter):
             derived = getter(self.value_getter)
-        return KTable(b, node, self.key_serde, value_serde, store_name=store, getter=derived)
+        table = KTable(b, node, self.key_serde, value_serde, store_name=store, getter=derived)
+        if send_old is not None:
+            table._send_old = send_old
+        if store is None:
+            table._old_values_from = [self]
+        return table
 
     def filter(self, predicate: Callable[..., Any], materialized: Materialized | None = None,
                name: str | None = None) -> KTable:
         """Rows failing ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter")
+        send_old = [False]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, False, s),
-                            lambda g: filtered_getter(g, predicate, wk, False))
+                            lambda n, s: TableFilterProcessor(predicate, wk, False, s, send_old),
+                            lambda g: filtered_getter(g, predicate, wk, False), send_old)
 
     def filter_not(self, predicate: Callable[..., Any], materialized: Materialized | None = None,
                    name: str | None = None) -> KTable:
         """Rows matching ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter_not")
+        send_old = [False]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, True, s),
-                            lambda g: filtered_getter(g, predicate, wk, True))
+                            lambda n, s: TableFilterProcessor(predicate, wk, True, s, send_old),
+                            lambda g: filtered_getter(g, predicate, wk, True), send_old)
 
     def map_values(self, mapper: Callable[..., Any], materialized: Materialized | None = None,
                    name: str | None = None) -> KTable:
@@ -148,6 +169,7 @@ class KTable:
         require_arity(selector, 2, "KTable.group_by", "selector(key, value) -> (key, value)")
         g = grouped or Grouped()
         b = self._builder
+        self._enable_sending_old_values()  # the subtractor needs the old row
         # Kafka Streams: "<grouped name>-select" (no index used) or KTABLE-SELECT-<n>
         node = f"{g.name}-select" if g.name else b.new_name("KTABLE-SELECT-")
         b.topology.add_processor(node, lambda: TableRepartitionMapProcessor(selector, node), self.node)
@@ -167,6 +189,7 @@ class KTable:
         """:meth:`suppress`, with the node and buffer store names and the window grace given
         instead of generated or looked up (what ``emit_strategy(EmitStrategy.on_window_close())``
         uses); see :func:`streams.dsl.suppress.build_suppress`."""
+        self._enable_sending_old_values()  # the buffer keeps what downstream last saw
         node, getter = build_suppress(self, suppressed, node=node, store=store,
                                       close_after_ms=close_after_ms, by_window=by_window)
         return KTable(self._builder, node, self.key_serde, self.value_serde, store_name=None,
@@ -217,6 +240,7 @@ class KTable:
         if not isinstance(other, KTable):
             raise TopologyError(f"KTable.{op} (foreign key) needs another KTable, got "
                                 f"{type(other).__name__}")
+        self._enable_sending_old_values()  # an update unsubscribes from the old foreign key
         node, ks, vs, store = foreign_key_join(self, other, extractor, first, materialized, name,
                                                mode == "left")
         return KTable(self._builder, node, ks, vs, store_name=store)
@@ -236,6 +260,11 @@ class KTable:
         wk = takes_key(joiner, 2, f"KTable.{op}")
         b = self._builder
         topo = b.topology
+        # as Kafka Streams' KTableImpl.doJoin: the outer sides send old values
+        if mode in ("left", "outer"):
+            self._enable_sending_old_values()
+        if mode == "outer":
+            other._enable_sending_old_values()
         this_getter, other_getter = self.value_getter, other.value_getter
         declare_join_inputs(topo, self.node, other.node)
         # named as Kafka Streams does, whatever the mode: the store (KTABLE-MERGE-STATE-STORE-
@@ -261,7 +290,9 @@ class KTable:
             if materialized is not None and materialized.value_serde is not None:
                 vs = materialized.value_serde
         getter = None if store else joined_getter(this_getter, other_getter, joiner, wk, mode)
-        return KTable(b, merge, self.key_serde, vs, store_name=store, getter=getter)
+        joined = KTable(b, merge, self.key_serde, vs, store_name=store, getter=getter)
+        joined._old_values_from = [self, other]  # a join asked for old values asks both sides
+        return joined
 
     def __repr__(self) -> str:
         return f"KTable(node={self.node!r}, store={self.store_name!r})"

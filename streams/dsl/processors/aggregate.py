@@ -121,15 +121,23 @@ class TableSourceProcessor(_StoreBase):
 
 
 class TableFilterProcessor(_Base):
-    """KTable filter: a value failing the predicate becomes a deletion."""
+    """KTable filter: a value failing the predicate becomes a deletion.
+
+    As Kafka Streams' ``KTableFilter``: every update is forwarded, one that fails the predicate
+    as a tombstone, even if the key never passed; only when a node downstream needs old values
+    (``send_old[0]``: a re-grouping, a suppression, a left/outer or foreign-key join) is an
+    update that was not in the table and still is not dropped, since the old value tells
+    downstream nothing changed.
+    """
 
     def __init__(self, predicate: Callable[..., Any], with_key: bool, negate: bool,
-                 store_name: str | None) -> None:
+                 store_name: str | None, send_old: list[bool] | None = None) -> None:
         self.predicate = predicate
         self.with_key = with_key
         self.negate = negate
         self.store_name = store_name
         self.store: Any = None
+        self.send_old = bool(send_old and send_old[0])
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -147,8 +155,8 @@ class TableFilterProcessor(_Base):
         key = record.key
         new = self._keep(key, change.new)
         old = self._keep(key, change.old)
-        if new is None and old is None:
-            return  # nothing was, nothing is: Kafka Streams forwards nothing either
+        if self.send_old and new is None and old is None:
+            return  # nothing was, nothing is, and downstream knows it from the old value
         if self.store is not None:
             if new is None:
                 self.store.delete(key)

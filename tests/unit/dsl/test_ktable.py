@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from streams import (
     Consumed,
     Grouped,
@@ -51,23 +53,44 @@ def test_table_source_skips_records_without_a_key() -> None:
         assert list(d.get_key_value_store("tbl").all()) == []
 
 
-def test_filter_forwards_tombstone_only_when_a_passing_row_stops_passing() -> None:
+@pytest.mark.parametrize("materialized", [False, True])
+def test_filter_forwards_a_tombstone_for_every_update_that_fails(materialized: bool) -> None:
+    # Kafka Streams' KTableFilter without old values sent downstream (as here, to_stream):
+    # every update goes on, one failing the predicate as a tombstone, passed before or not
     b = StreamsBuilder()
-    (b.table("t", STR).filter(lambda v: v.startswith("a"))
+    m = Materialized(name="passing") if materialized else None
+    (b.table("t", STR).filter(lambda v: v.startswith("a"), m)
      .to_stream().to("out", Produced(key_serde=S, value_serde=S)))
     with TopologyTestDriver(b.build(), APP) as d:
         d.create_input_topic("t", S, S).pipe_record_list([
-            Record("k", "banana", 1),   # never passed: nothing
+            Record("k", "banana", 1),   # never passed: a tombstone all the same
             Record("k", "apple", 2),    # passes: forwarded
             Record("k", "avocado", 3),  # still passes: forwarded
             Record("k", "cherry", 4),   # stops passing: tombstone
-            Record("k", "date", 5),     # neither old nor new passes: nothing
-            Record("k", None, 6),       # delete of a non-passing row: nothing
+            Record("k", "date", 5),     # neither old nor new passes: tombstone
+            Record("k", None, 6),       # delete: tombstone
             Record("j", "apricot", 7),
             Record("j", None, 8),       # delete of a passing row: tombstone
         ])
-        assert out(d) == [Record("k", "apple", 2), Record("k", "avocado", 3), Record("k", None, 4),
-                          Record("j", "apricot", 7), Record("j", None, 8)]
+        assert out(d) == [Record("k", None, 1), Record("k", "apple", 2),
+                          Record("k", "avocado", 3), Record("k", None, 4), Record("k", None, 5),
+                          Record("k", None, 6), Record("j", "apricot", 7), Record("j", None, 8)]
+
+
+def test_filter_drops_what_was_never_in_it_when_old_values_go_downstream() -> None:
+    # a re-grouping needs old values: then an update that was not in the filtered table and
+    # still is not tells it nothing, and Kafka Streams drops it
+    b = StreamsBuilder()
+    passing = b.table("t", STR).filter(lambda v: v.startswith("a"))
+    passing.to_stream().to("out", Produced(key_serde=S, value_serde=S))
+    passing.group_by(lambda k, v: (v, v), Grouped(key_serde=S, value_serde=S)).count(
+        Materialized(name="per-value"))
+    with TopologyTestDriver(b.build(), APP) as d:
+        d.create_input_topic("t", S, S).pipe_record_list([
+            Record("k", "banana", 1), Record("k", "apple", 2), Record("k", "date", 3),
+            Record("k", "dill", 4)])
+        assert out(d) == [Record("k", "apple", 2), Record("k", None, 3)]
+        assert list(d.get_key_value_store("per-value").all()) == [("apple", 0)]
 
 
 def test_filter_not_and_key_predicates_and_materialized_filter_store() -> None:
@@ -78,7 +101,8 @@ def test_filter_not_and_key_predicates_and_materialized_filter_store() -> None:
     with TopologyTestDriver(b.build(), APP) as d:
         d.create_input_topic("t", S, S).pipe_key_value_list(
             [("a", "a"), ("b", "x"), ("b", "b"), ("c", "c")])
-        assert [(r.key, r.value) for r in out(d, "differ")] == [("b", "x"), ("b", None)]
+        assert [(r.key, r.value) for r in out(d, "differ")] == [
+            ("a", None), ("b", "x"), ("b", None), ("c", None)]
         assert list(d.get_key_value_store("same").all()) == [("a", "a"), ("b", "b"), ("c", "c")]
 
 
