@@ -16,6 +16,7 @@ annotations only (``if TYPE_CHECKING:`` imports).
 """
 
 from streams.dsl.builder import StreamsBuilder
+from streams.dsl.cogrouped import CogroupedKStream
 from streams.dsl.grouped import KGroupedStream
 from streams.dsl.kstream import BranchedKStream, KStream
 from streams.dsl.ktable import GlobalKTable, KGroupedTable, KTable
@@ -23,10 +24,12 @@ from streams.dsl.params import (
     Branched,
     Consumed,
     Grouped,
+    Joined,
     Materialized,
     Named,
     Produced,
     Repartitioned,
+    StreamJoined,
 )
 from streams.dsl.suppress import BufferConfig, EmitStrategy, Suppressed
 from streams.dsl.window_specs import JoinWindows, SessionWindows, SlidingWindows, TimeWindows
@@ -35,11 +38,13 @@ __all__ = [
     "Branched",
     "BranchedKStream",
     "BufferConfig",
+    "CogroupedKStream",
     "Consumed",
     "EmitStrategy",
     "GlobalKTable",
     "Grouped",
     "JoinWindows",
+    "Joined",
     "KGroupedStream",
     "KGroupedTable",
     "KStream",
@@ -50,6 +55,7 @@ __all__ = [
     "Repartitioned",
     "SessionWindows",
     "SlidingWindows",
+    "StreamJoined",
     "StreamsBuilder",
     "Suppressed",
     "TimeWindows",

@@ -11,7 +11,7 @@ from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import GetterFactory, store_getter
 from streams.dsl.grouped import KGroupedStream
 from streams.dsl.ktable import GlobalKTable, KTable
-from streams.dsl.params import Branched, Grouped, Materialized, Produced, Repartitioned
+from streams.dsl.params import Branched, Grouped, Joined, Materialized, Produced, Repartitioned
 from streams.dsl.processors import stateless as sl
 from streams.dsl.processors.aggregate import TableSourceProcessor
 from streams.dsl.processors.joins import JoinRepartitionFilterProcessor, StreamTableJoinProcessor
@@ -241,7 +241,8 @@ class KStream:
 
     # ------------------------------------------------------------------ joins
     def join(self, other: Any, joiner: Callable[..., Any], value_joiner: Any = None, *,
-             name: str | None = None, windows: Any = None, stream_joined: Any = None) -> KStream:
+             name: str | None = None, windows: Any = None, stream_joined: Any = None,
+             joined: Joined | None = None) -> KStream:
         """Inner join.
 
         * ``stream.join(table, joiner)``: looks the table up on the record's key at processing
@@ -250,22 +251,25 @@ class KStream:
         * ``stream.join(other_stream, joiner, JoinWindows...)``: records of both streams with
           the same key at most the window apart.
 
+        Options: ``joined=Joined(...)`` (or a ``Joined`` as the third argument) for a table
+        join, ``stream_joined=StreamJoined(...)`` for a stream-stream join: serdes, names.
+
         Records without a match emit nothing.
         """
         if isinstance(other, KStream):
             return self._stream_join(other, joiner, windows or value_joiner, "inner", name,
                                      stream_joined)
-        return self._table_join(other, joiner, value_joiner, False, name)
+        return self._table_join(other, joiner, value_joiner, False, name, joined)
 
     def left_join(self, other: Any, joiner: Callable[..., Any], value_joiner: Any = None, *,
                   name: str | None = None, windows: Any = None,
-                  stream_joined: Any = None) -> KStream:
+                  stream_joined: Any = None, joined: Joined | None = None) -> KStream:
         """Left join (same forms as :meth:`join`): every record of this stream emits, joined
         with None when nothing matches (for stream-stream joins: once its window has closed)."""
         if isinstance(other, KStream):
             return self._stream_join(other, joiner, windows or value_joiner, "left", name,
                                      stream_joined)
-        return self._table_join(other, joiner, value_joiner, True, name)
+        return self._table_join(other, joiner, value_joiner, True, name, joined)
 
     def outer_join(self, other: KStream, joiner: Callable[..., Any], windows: Any = None, *,
                    name: str | None = None, stream_joined: Any = None) -> KStream:
@@ -287,6 +291,7 @@ class KStream:
         wk = takes_key(joiner, 2, f"KStream.{op}")
         b = self._builder
         sj = stream_joined
+        name = _one_name(op, name, getattr(sj, "name", None))
         ks = getattr(sj, "key_serde", None) or self.key_serde
         this_vs = getattr(sj, "value_serde", None) or self.value_serde
         other_vs = getattr(sj, "other_value_serde", None) or other.value_serde
@@ -340,9 +345,14 @@ class KStream:
             keep_null_keys[0] = True  # KIP-962: a left join joins None keys with None
         return KStream(b, src, self.key_serde, self.value_serde, False)
 
-    def _table_join(self, other: Any, first: Callable[..., Any],
-                    second: Callable[..., Any] | None, left: bool, name: str | None) -> KStream:
+    def _table_join(self, other: Any, first: Callable[..., Any], second: Any, left: bool,
+                    name: str | None, joined: Joined | None = None) -> KStream:
         op = "left_join" if left else "join"
+        if isinstance(second, Joined):  # Kafka Streams' join(table, joiner, Joined)
+            if joined is not None:
+                raise TopologyError(f"KStream.{op}: Joined given twice")
+            joined, second = second, None
+        name = _one_name(op, name, joined.name if joined is not None else None)
         b = self._builder
         stores: tuple[str, ...] = ()
         if isinstance(other, GlobalKTable):
@@ -365,8 +375,13 @@ class KStream:
             selector, joiner = None, first
             getter = other.value_getter
             stores = getter[0]
-            # the key changed upstream: co-partition with the table through a topic
-            parent = self._repartition_for_join(name, left) if self.repartition_required else self
+            # the key changed upstream: co-partition with the table through a topic (written
+            # with the Joined serdes, if given)
+            view = self
+            if joined is not None and (joined.key_serde or joined.value_serde):
+                view = KStream(b, self.node, joined.key_serde or self.key_serde,
+                               joined.value_serde or self.value_serde, self.repartition_required)
+            parent = view._repartition_for_join(name, left) if self.repartition_required else self
             declare_join_inputs(b.topology, parent.node, other.node)
             prefix = "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-"
         elif isinstance(other, KStream):
@@ -471,3 +486,11 @@ class BranchedKStream:
     def no_default_branch(self) -> dict[str, Any]:
         """Finish without a default branch: records matching no branch are not forwarded."""
         return self._finish(None)
+
+
+def _one_name(op: str, name: str | None, from_options: str | None) -> str | None:
+    """The join's name, given as ``name=`` or in its options object (not both, differing)."""
+    if name and from_options and name != from_options:
+        raise TopologyError(f"KStream.{op}: name={name!r} and the join options' name "
+                            f"{from_options!r} differ; give one")
+    return name or from_options

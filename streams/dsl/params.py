@@ -68,6 +68,83 @@ class Grouped:
 
 
 @dataclass(frozen=True)
+class StreamJoined:
+    """Options of a stream-stream join (Kafka Streams' ``StreamJoined``): the serdes of its
+    window stores, the processors' ``name``, the stores' base name (``store_name``: the stores
+    become ``<store_name>-this-join-store`` and ``<store_name>-other-join-store``, and so their
+    changelogs), their ``store_type`` (``"rocksdb"`` or ``"in_memory"``) and changelogs
+    (``logging``, ``log_config``).
+
+    Example::
+
+        clicks.join(views, joiner, JoinWindows.of_time_difference_with_no_grace(60_000),
+                    stream_joined=StreamJoined.with_(S, S, S).with_store_name("click-view"))
+    """
+
+    key_serde: Any = None
+    value_serde: Any = None
+    other_value_serde: Any = None
+    name: str | None = None
+    store_name: str | None = None
+    store_type: str | None = None
+    logging: bool = True
+    log_config: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any, other_value_serde: Any) -> StreamJoined:
+        """Kafka Streams' ``StreamJoined.with(keySerde, valueSerde, otherValueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde,
+                   other_value_serde=other_value_serde)
+
+    @classmethod
+    def as_(cls, store_name: str) -> StreamJoined:
+        """Kafka Streams' ``StreamJoined.as(storeName)``."""
+        return cls(store_name=store_name)
+
+    def with_name(self, name: str) -> StreamJoined:
+        """The join's processor names (``name`` argument of the join, given here)."""
+        return replace(self, name=name)
+
+    def with_store_name(self, store_name: str) -> StreamJoined:
+        """The join stores' base name."""
+        return replace(self, store_name=store_name)
+
+    def with_logging_disabled(self) -> StreamJoined:
+        """No changelogs for the join stores."""
+        return replace(self, logging=False)
+
+    def with_logging_enabled(self, config: dict[str, str]) -> StreamJoined:
+        """Changelogs for the join stores, with these topic configs."""
+        return replace(self, logging=True, log_config=dict(config))
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Options of a stream-table join (Kafka Streams' ``Joined``): the serdes (the stream's key
+    and value for its repartition topic, the table's value) and the processors' ``name``."""
+
+    key_serde: Any = None
+    value_serde: Any = None
+    other_value_serde: Any = None
+    name: str | None = None
+
+    @classmethod
+    def with_(cls, key_serde: Any, value_serde: Any, other_value_serde: Any = None) -> Joined:
+        """Kafka Streams' ``Joined.with(keySerde, valueSerde, otherValueSerde)``."""
+        return cls(key_serde=key_serde, value_serde=value_serde,
+                   other_value_serde=other_value_serde)
+
+    @classmethod
+    def as_(cls, name: str) -> Joined:
+        """Kafka Streams' ``Joined.as(name)``."""
+        return cls(name=name)
+
+    def with_name(self, name: str) -> Joined:
+        """The join's processor name."""
+        return replace(self, name=name)
+
+
+@dataclass(frozen=True)
 class Repartitioned:
     """Serdes, name and partition count of an explicit ``repartition()``."""
 

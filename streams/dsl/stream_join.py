@@ -63,24 +63,37 @@ def add_stream_stream_join(b: StreamsBuilder, this_node: str, other_node: str,
                   else other_generated)
     merge = b.name_or_new(name and f"{name}-merge", "KSTREAM-MERGE-")
     this_store, other_store = f"{join_this}-store", f"{join_other}-store"
+    base = getattr(sj, "store_name", None)
+    if base:  # StreamJoined.with_store_name: the stores' names no longer follow the nodes'
+        this_store = f"{base}{'-outer-this-join' if right_outer else '-this-join'}-store"
+        other_store = f"{base}{'-outer-other-join' if left_outer else '-other-join'}-store"
     outer_store = None
     if left_outer:
-        outer_store = (f"{name}{'-outer' if right_outer else '-left'}-shared-join-store"
-                       if name else
+        shared_base = base or name
+        outer_store = (f"{shared_base}{'-outer' if right_outer else '-left'}-shared-join-store"
+                       if shared_base else
                        "KSTREAM-OUTERSHARED-" + this_generated.rsplit("-", 1)[1] + "-store")
     retention = windows.size_ms + windows.grace_ms
     in_memory = (b.store_type(None) == "in_memory" if getattr(sj, "store_type", None) is None
                  else str(sj.store_type).lower() == "in_memory")
+    logging = getattr(sj, "logging", True)
+    log_config = getattr(sj, "log_config", None) or {}
+
+    def logged(builder: Any) -> Any:
+        return builder.with_logging_enabled(log_config) if logging else \
+            builder.with_logging_disabled()
+
     for store, vs in ((this_store, this_vs), (other_store, other_vs)):
         make = in_memory_window_store if in_memory else persistent_window_store
-        topo.add_state_store(window_store_builder(
+        topo.add_state_store(logged(window_store_builder(
             make(store, retention, windows.size_ms, retain_duplicates=True), known_serde(ks),
-            known_serde(vs)))
+            known_serde(vs))))
     if outer_store is not None:
         supplier = (Stores.in_memory_key_value_store(outer_store) if in_memory
                     else Stores.persistent_key_value_store(outer_store))
-        topo.add_state_store(OuterStoreBuilder(supplier, known_serde(ks), known_serde(this_vs),
-                                               known_serde(other_vs)))
+        topo.add_state_store(logged(OuterStoreBuilder(supplier, known_serde(ks),
+                                                      known_serde(this_vs),
+                                                      known_serde(other_vs))))
     for store, vs in ((this_store, this_vs), (other_store, other_vs)):
         if ks is UNKNOWN_SERDE:
             topo.require_serde(merge, "key", f"join store {store!r} is keyed by a computed key")

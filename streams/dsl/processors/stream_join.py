@@ -269,13 +269,14 @@ class OuterStoreBuilder:
     store_type = "key_value"
 
     def __init__(self, supplier: Any, key_serde: Any, left_serde: Any, right_serde: Any, *,
-                 logging: bool = True) -> None:
+                 logging: bool = True, log_config: dict[str, str] | None = None) -> None:
         """A store made by ``supplier``; None serdes are filled from the config defaults."""
         self.supplier = supplier
         self.key_serde = key_serde
         self.left_serde = left_serde
         self.right_serde = right_serde
         self._logging = logging
+        self._log_config = dict(log_config or {})
 
     @property
     def name(self) -> str:
@@ -294,8 +295,8 @@ class OuterStoreBuilder:
 
     @property
     def log_config(self) -> dict[str, str]:
-        """No extra changelog topic configs."""
-        return {}
+        """Extra changelog topic configs."""
+        return dict(self._log_config)
 
     @property
     def caching_enabled(self) -> bool:
@@ -307,6 +308,11 @@ class OuterStoreBuilder:
         return OuterStoreBuilder(self.supplier, self.key_serde, self.left_serde,
                                  self.right_serde, logging=False)
 
+    def with_logging_enabled(self, config: dict[str, str] | None = None) -> OuterStoreBuilder:
+        """A copy with a changelog, with these extra topic configs."""
+        return OuterStoreBuilder(self.supplier, self.key_serde, self.left_serde,
+                                 self.right_serde, logging=True, log_config=config)
+
     def with_default_serdes(self, key_default: Any, value_default: Any) -> OuterStoreBuilder:
         """A copy with missing serdes filled."""
         return OuterStoreBuilder(
@@ -314,7 +320,7 @@ class OuterStoreBuilder:
             self.key_serde if self.key_serde is not None else key_default,
             self.left_serde if self.left_serde is not None else value_default,
             self.right_serde if self.right_serde is not None else value_default,
-            logging=self._logging,
+            logging=self._logging, log_config=self._log_config,
         )
 
     def build(self) -> Any:
@@ -322,8 +328,8 @@ class OuterStoreBuilder:
         builder = Stores.key_value_store_builder(
             self.supplier, JoinSideKeySerde(self.key_serde),
             LeftOrRightSerde(self.left_serde, self.right_serde))
-        if not self._logging:
-            builder = builder.with_logging_disabled()
+        builder = (builder.with_logging_enabled(self._log_config) if self._logging
+                   else builder.with_logging_disabled())
         return builder.build()
 
 
