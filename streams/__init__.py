@@ -33,6 +33,7 @@ from streams.dsl import (
     StreamJoined,
     StreamsBuilder,
     Suppressed,
+    TableJoined,
     TimeWindows,
 )
 from streams.errors import (
@@ -94,6 +95,7 @@ __all__ = [
     "StreamsConfig",
     "StreamsError",
     "Suppressed",
+    "TableJoined",
     "TimeWindows",
     "Topology",
     "TopologyError",

@@ -30,6 +30,7 @@ from streams.dsl.params import (
     Produced,
     Repartitioned,
     StreamJoined,
+    TableJoined,
 )
 from streams.dsl.suppress import BufferConfig, EmitStrategy, Suppressed
 from streams.dsl.window_specs import JoinWindows, SessionWindows, SlidingWindows, TimeWindows
@@ -58,5 +59,6 @@ __all__ = [
     "StreamJoined",
     "StreamsBuilder",
     "Suppressed",
+    "TableJoined",
     "TimeWindows",
 ]

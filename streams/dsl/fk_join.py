@@ -65,7 +65,9 @@ _SOURCE = "KTABLE-SOURCE-"
 
 def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
                      joiner: Callable[..., Any], materialized: Materialized | None,
-                     name: str | None, left_join: bool) -> tuple[str, Any, Any, str | None]:
+                     name: str | None, left_join: bool,
+                     other_partitioner: Callable[[str, Any, Any, int], int | None] | None = None
+                     ) -> tuple[str, Any, Any, str | None]:
     """Build the foreign-key join of ``left`` with ``right`` (a KTable: the caller checks);
     see the module docstring. Returns the result node, its key and value serdes and its store
     (or None), from which ``KTable.join`` makes the joined table.
@@ -121,8 +123,11 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
     topo.add_processor(send, lambda: SubscriptionSendProcessor(
         send, sub_topic, extractor, ext_wk, left_join, fk, left_vs), left.node)
     _internal_topic(topo, sub_topic, upstream_topics(topo, right.node))
+    # subscriptions go where the right table has the foreign key: its partitioner, if custom
+    sub_partitioner = (None if other_partitioner is None else
+                       lambda topic, key, value, n: other_partitioner(topic, key, None, n))
     topo.add_sink(sub_sink, sub_topic, send, key_serde=fk,
-                  value_serde=SubscriptionWrapperSerde(pk))
+                  value_serde=SubscriptionWrapperSerde(pk), partitioner=sub_partitioner)
 
     # right side: subscriptions in, responses out
     # as in Kafka Streams, internal topics are always read from the beginning

@@ -22,7 +22,7 @@ from streams.dsl.getters import (
     mapped_getter,
     store_getter,
 )
-from streams.dsl.params import Grouped, Materialized
+from streams.dsl.params import Grouped, Materialized, TableJoined
 from streams.dsl.processors.aggregate import (
     TableAggregateProcessor,
     TableFilterProcessor,
@@ -197,7 +197,8 @@ class KTable:
 
     # ------------------------------------------------------------------ joins
     def join(self, other: KTable, joiner: Callable[..., Any], *args: Any,
-             materialized: Materialized | None = None, name: str | None = None) -> KTable:
+             materialized: Materialized | None = None, name: str | None = None,
+             table_joined: TableJoined | None = None) -> KTable:
         """Inner join.
 
         * ``join(other, joiner[, materialized, name])``: on the key; a row exists while both
@@ -205,25 +206,42 @@ class KTable:
         * ``join(other, foreign_key_extractor, joiner[, materialized, name])``: foreign-key
           join (KIP-213): each row joins the ``other`` row whose key is
           ``foreign_key_extractor(value)`` (or ``(key, value)``); see ``streams.dsl.fk_join``.
+          Its options (name, partitioners) come as ``table_joined=TableJoined(...)`` or as
+          a ``TableJoined`` after the joiner, as in Kafka Streams.
         """
-        return self._join_dispatch("inner", other, joiner, args, materialized, name)
+        return self._join_dispatch("inner", other, joiner, args, materialized, name,
+                                   table_joined)
 
     def left_join(self, other: KTable, joiner: Callable[..., Any], *args: Any,
-                  materialized: Materialized | None = None, name: str | None = None) -> KTable:
+                  materialized: Materialized | None = None, name: str | None = None,
+                  table_joined: TableJoined | None = None) -> KTable:
         """Left join: a row exists while this table has one (``right`` may be None); same two
         forms as :meth:`join` (on the key, or with a foreign key extractor first)."""
-        return self._join_dispatch("left", other, joiner, args, materialized, name)
+        return self._join_dispatch("left", other, joiner, args, materialized, name,
+                                   table_joined)
 
     def _join_dispatch(self, mode: str, other: KTable, first: Callable[..., Any],
                        args: tuple[Any, ...], materialized: Materialized | None,
-                       name: str | None) -> KTable:
+                       name: str | None, table_joined: TableJoined | None = None) -> KTable:
         """A function as the third argument makes it a foreign-key join (extractor, joiner);
-        the remaining positional arguments are ``materialized`` and ``name``."""
+        then a ``TableJoined`` may follow; the remaining positional arguments are
+        ``materialized`` and ``name``."""
         op = "join" if mode == "inner" else "left_join"
         rest = list(args)
         extractor = None
         if rest and callable(rest[0]) and not isinstance(rest[0], Materialized):
             extractor, first = first, rest.pop(0)
+        if rest and isinstance(rest[0], TableJoined):
+            if table_joined is not None:
+                raise TopologyError(f"KTable.{op}: TableJoined given twice")
+            table_joined = rest.pop(0)
+        if table_joined is not None:
+            if extractor is None:
+                raise TopologyError(f"KTable.{op}: TableJoined is for foreign-key joins")
+            if name and table_joined.name and name != table_joined.name:
+                raise TopologyError(f"KTable.{op}: name={name!r} and TableJoined's name "
+                                    f"{table_joined.name!r} differ; give one")
+            name = name or table_joined.name
         if len(rest) > 2:
             raise TypeError(f"KTable.{op}() got {len(args) + 2} positional arguments after self; "
                             "expected (other, [foreign_key_extractor,] joiner, materialized, name)")
@@ -241,8 +259,9 @@ class KTable:
             raise TopologyError(f"KTable.{op} (foreign key) needs another KTable, got "
                                 f"{type(other).__name__}")
         self._enable_sending_old_values()  # an update unsubscribes from the old foreign key
-        node, ks, vs, store = foreign_key_join(self, other, extractor, first, materialized, name,
-                                               mode == "left")
+        node, ks, vs, store = foreign_key_join(
+            self, other, extractor, first, materialized, name, mode == "left",
+            table_joined.other_partitioner if table_joined is not None else None)
         return KTable(self._builder, node, ks, vs, store_name=store)
 
     def outer_join(self, other: KTable, joiner: Callable[..., Any],

@@ -145,6 +145,37 @@ class Joined:
 
 
 @dataclass(frozen=True)
+class TableJoined:
+    """Options of a foreign-key table join (Kafka Streams' ``TableJoined``): the join's
+    ``name`` (its internal topics and nodes are named after it) and the partitioners of the two
+    tables' topics, ``(topic, key, value, num_partitions) -> partition | None``, for tables
+    whose topics are not partitioned by the default partitioner. ``other_partitioner`` places
+    the subscriptions where the right table has the foreign key; responses always go back to
+    the partition the subscription came from, so ``partitioner`` is accepted for Kafka
+    Streams' sake and not needed."""
+
+    partitioner: Callable[[str, Any, Any, int], int | None] | None = None
+    other_partitioner: Callable[[str, Any, Any, int], int | None] | None = None
+    name: str | None = None
+
+    @classmethod
+    def with_(cls, partitioner: Callable[[str, Any, Any, int], int | None] | None,
+              other_partitioner: Callable[[str, Any, Any, int], int | None] | None
+              ) -> TableJoined:
+        """Kafka Streams' ``TableJoined.with(partitioner, otherPartitioner)``."""
+        return cls(partitioner=partitioner, other_partitioner=other_partitioner)
+
+    @classmethod
+    def as_(cls, name: str) -> TableJoined:
+        """Kafka Streams' ``TableJoined.as(name)``."""
+        return cls(name=name)
+
+    def with_name(self, name: str) -> TableJoined:
+        """The join's name."""
+        return replace(self, name=name)
+
+
+@dataclass(frozen=True)
 class Repartitioned:
     """Serdes, name and partition count of an explicit ``repartition()``."""
 

@@ -91,3 +91,29 @@ def test_joined_given_twice_is_an_error() -> None:
     table = b.table("t", STR)
     with pytest.raises(TopologyError, match="Joined given twice"):
         b.stream("s", STR).join(table, lambda v, t: v, Joined.as_("a"), joined=Joined.as_("b"))
+
+
+def test_table_joined_names_a_foreign_key_join_and_partitions_its_subscriptions() -> None:
+    from streams import Materialized, TableJoined
+
+    seen: list[tuple[str, str]] = []
+
+    def by_first_letter(topic: str, key: str, value: object, n: int) -> int:
+        seen.append((topic, key))
+        return 0
+
+    b = StreamsBuilder()
+    customers = b.table("customers", STR)
+    orders = b.table("orders", STR)
+    (orders.join(customers, lambda order: order.split(":")[0], lambda o, c: f"{o}|{c}",
+                 TableJoined.with_(None, by_first_letter).with_name("oc"),
+                 Materialized(name="enriched", value_serde=S))
+     .to_stream().to("out", Produced(key_serde=S, value_serde=S)))
+    topology = b.build()
+    assert "oc-subscription-registration-topic" in str(topology.describe())
+    with TopologyTestDriver(topology, APP) as d:
+        d.create_input_topic("customers", S, S).pipe_input("c1", "Ann")
+        d.create_input_topic("orders", S, S).pipe_input("o1", "c1:book")
+        assert _joined_values(d) == [("o1", "c1:book|Ann")]
+    assert seen and all(t.endswith("oc-subscription-registration-topic") and k == "c1"
+                        for t, k in seen)
