@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from rocksdict import Options
 
     from streams.state.api import StoreBuilder
+    from streams.state.timestamped import (
+        TimestampedKeyValueStoreBuilder,
+        TimestampedWindowStoreBuilder,
+    )
 
 __all__ = [
     "InMemoryKeyValueBytesStoreSupplier",
@@ -238,6 +242,18 @@ class Stores:
         """Builder of typed key-value stores over ``supplier`` (logging enabled by default)."""
         return KeyValueStoreBuilder(supplier, key_serde, value_serde)
 
+    @staticmethod
+    def timestamped_key_value_store_builder(
+        supplier: KeyValueBytesStoreSupplier, key_serde: Serde[K] | None = None,
+        value_serde: Serde[V] | None = None,
+    ) -> TimestampedKeyValueStoreBuilder:
+        """Builder of key-value stores holding ``ValueAndTimestamp`` values, as the DSL's
+        tables do (Kafka Streams' ``Stores.timestampedKeyValueStoreBuilder``); logging on,
+        caching off unless ``with_caching_enabled()``."""
+        from streams.state.timestamped import TimestampedKeyValueStoreBuilder  # imports Stores
+
+        return TimestampedKeyValueStoreBuilder(supplier, key_serde, value_serde)
+
     # -- window and session stores ---------------------------------------------------------
 
     @staticmethod
@@ -319,6 +335,17 @@ class Stores:
     ) -> WindowStoreBuilder[K, V]:
         """Builder of typed window stores over ``supplier`` (logging enabled by default)."""
         return _windowed.window_store_builder(supplier, key_serde, value_serde)
+
+    @staticmethod
+    def timestamped_window_store_builder(
+        supplier: WindowBytesStoreSupplier, key_serde: Serde[K] | None = None,
+        value_serde: Serde[V] | None = None,
+    ) -> TimestampedWindowStoreBuilder:
+        """Builder of window stores holding ``ValueAndTimestamp`` values, as windowed DSL
+        aggregations do (Kafka Streams' ``Stores.timestampedWindowStoreBuilder``)."""
+        from streams.state.timestamped import TimestampedWindowStoreBuilder  # imports Stores
+
+        return TimestampedWindowStoreBuilder(supplier, key_serde, value_serde)
 
     @staticmethod
     def session_store_builder(
