@@ -136,7 +136,10 @@ class StreamsBuilder:
             self.timestamped_store(store, m, key_serde, value_serde), node
         )
         self.topology.mark_source_table_store(store, topic)
-        return KTable(self, node, key_serde, value_serde, store_name=store)
+        table = KTable(self, node, key_serde, value_serde, store_name=store)
+        # Kafka Streams materializes a source table only when named (or needed later)
+        table._materialized = m.name is not None
+        return table
 
     def global_table(self, topic: str, consumed: Consumed | None = None,
                      materialized: Materialized | None = None) -> GlobalKTable:

@@ -181,7 +181,8 @@ class KStream:
         base = r.name if r.name else self._builder.name_or_new(r.name, "KSTREAM-REPARTITION-")
         ks = r.key_serde if r.key_serde is not None else self.key_serde
         vs = r.value_serde if r.value_serde is not None else self.value_serde
-        node = self._repartition_through(base, ks, vs, filter_null_keys=False,
+        # None keys are dropped (and counted) before the topic, as since Kafka Streams' KIP-962
+        node = self._repartition_through(base, ks, vs, filter_null_keys=True,
                                          partitions=r.num_partitions, partitioner=r.partitioner)
         return KStream(self._builder, node, ks, vs, False)
 

@@ -63,17 +63,40 @@ class KTable:
         #: the tables to ask in turn (an unmaterialized filter or mapping has no old values of
         #: its own: its parent must send them)
         self._old_values_from: list[KTable] = []
+        #: materialized as far as Kafka Streams is concerned: a source table only once named by
+        #: the user or needed by a join or old values (this runtime always gives it a store)
+        self._materialized = True
+        #: a table-table join's result: asked for old values, it asks both sides
+        self._is_join = False
 
     def _enable_sending_old_values(self) -> None:
         """A node downstream needs old values (a re-grouping, a suppression, a left or outer
-        join, a foreign-key join): as Kafka Streams' ``enableSendingOldValues``."""
+        join, a foreign-key join): as Kafka Streams' ``enableSendingOldValues(true)``."""
         self._send_old[0] = True
+        self._materialized = True
         for parent in self._old_values_from:
             parent._enable_sending_old_values()
+
+    def _sends_old_values_if_materialized(self) -> bool:
+        """Kafka Streams' ``enableSendingOldValues(false)``: send old values if that needs no
+        new store (this table, or the first one upstream that has values of its own, is
+        materialized already); True if it now does. A filter asks its parent so when it is
+        built, and then drops updates that fail before and after (KAFKA-10077)."""
+        if self._is_join:
+            self._enable_sending_old_values()
+            return True
+        if self._old_values_from:
+            able = all(p._sends_old_values_if_materialized() for p in self._old_values_from)
+        else:
+            able = self._materialized
+        if able:
+            self._send_old[0] = True
+        return able
 
     @property
     def value_getter(self) -> GetterFactory:
         """How joins read this table's current value for a key."""
+        self._materialized = True  # as Kafka Streams' valueGetterSupplier() materializes
         if self.store_name is not None:
             return store_getter(self.store_name)
         if self._getter is None:
@@ -130,7 +153,7 @@ class KTable:
                name: str | None = None) -> KTable:
         """Rows failing ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter")
-        send_old = [False]
+        send_old = [self._sends_old_values_if_materialized()]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
                             lambda n, s: TableFilterProcessor(predicate, wk, False, s, send_old),
                             lambda g: filtered_getter(g, predicate, wk, False), send_old)
@@ -139,7 +162,7 @@ class KTable:
                    name: str | None = None) -> KTable:
         """Rows matching ``predicate`` become deletions downstream."""
         wk = takes_key(predicate, 1, "KTable.filter_not")
-        send_old = [False]
+        send_old = [self._sends_old_values_if_materialized()]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
                             lambda n, s: TableFilterProcessor(predicate, wk, True, s, send_old),
                             lambda g: filtered_getter(g, predicate, wk, True), send_old)
@@ -311,6 +334,7 @@ class KTable:
         getter = None if store else joined_getter(this_getter, other_getter, joiner, wk, mode)
         joined = KTable(b, merge, self.key_serde, vs, store_name=store, getter=getter)
         joined._old_values_from = [self, other]  # a join asked for old values asks both sides
+        joined._is_join = True
         return joined
 
     def __repr__(self) -> str:

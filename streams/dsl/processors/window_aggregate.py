@@ -54,8 +54,8 @@ class TimeWindowAggregateProcessor(_WindowedAggregateBase):
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
-        if key is None or value is None:
-            drop_record(self.context, self.node, "its key or value is None")
+        if key is None:  # a None value is aggregated, as Kafka Streams does for windows
+            drop_record(self.context, self.node, "its key is None")
             return
         if ts > self.observed:
             self.observed = ts
@@ -106,8 +106,8 @@ class SessionWindowAggregateProcessor(_WindowedAggregateBase):
 
     def process(self, record: Record) -> None:
         key, value, ts = record.key, record.value, record.timestamp
-        if key is None or value is None:
-            drop_record(self.context, self.node, "its key or value is None")
+        if key is None:  # a None value is aggregated, as Kafka Streams does for windows
+            drop_record(self.context, self.node, "its key is None")
             return
         if ts > self.observed:
             self.observed = ts

@@ -151,10 +151,13 @@ def test_explicit_repartition_names_named_and_generated() -> None:
     s.repartition().to("a")
     s.repartition(Repartitioned(name="mine")).to("b")
     topology = b.build()
+    # each repartition has its None-key filter (KIP-962), named as in Kafka Streams
     assert list(topology.nodes) == [
         "KSTREAM-SOURCE-0000000000",
-        "KSTREAM-SINK-0000000002", "KSTREAM-SOURCE-0000000004", "KSTREAM-SINK-0000000005",
-        "mine-repartition-sink", "mine-repartition-source", "KSTREAM-SINK-0000000009"]
+        "KSTREAM-FILTER-0000000003", "KSTREAM-SINK-0000000002", "KSTREAM-SOURCE-0000000004",
+        "KSTREAM-SINK-0000000005",
+        "mine-repartition-filter", "mine-repartition-sink", "mine-repartition-source",
+        "KSTREAM-SINK-0000000009"]
     assert list(topology.internal_topics) == ["KSTREAM-REPARTITION-0000000001-repartition",
                                               "mine-repartition"]
 
