@@ -338,6 +338,44 @@ def join_windows() -> JoinWindows:
     return JoinWindows.of_time_difference_and_grace(JOIN_DIFF, JOIN_GRACE)
 
 
+# ------------------------------------------------------------------ cogroup (KIP-150)
+def _cogrouped(b: StreamsBuilder) -> Any:
+    g = Grouped(key_serde=S, value_serde=S)
+    left, right = b.stream("left", SS).group_by_key(g), b.stream("right", SS).group_by_key(g)
+    return (left.cogroup(lambda k, v, agg: f"{agg}L{n(v)}")
+            .cogroup(right, lambda k, v, agg: f"{agg}R{n(v)}"))
+
+
+@twin("cogroup_aggregate", JOIN_IN)
+def _cogroup_aggregate(b: StreamsBuilder) -> None:
+    out(_cogrouped(b).aggregate(lambda: "", Materialized(key_serde=S, value_serde=S))
+        .to_stream())
+
+
+@twin("cogroup_tumbling", JOIN_IN, windowed=True)
+def _cogroup_tumbling(b: StreamsBuilder) -> None:
+    out(_cogrouped(b).windowed_by(tumbling())
+        .aggregate(lambda: "", Materialized(key_serde=S, value_serde=S,
+                                            retention_ms=RETENTION))
+        .to_stream(wkey))
+
+
+@twin("cogroup_sliding", JOIN_IN, windowed=True)
+def _cogroup_sliding(b: StreamsBuilder) -> None:
+    out(_cogrouped(b).windowed_by(sliding())
+        .aggregate(lambda: "", Materialized(key_serde=S, value_serde=S,
+                                            retention_ms=RETENTION))
+        .to_stream(wkey))
+
+
+@twin("cogroup_session", JOIN_IN, windowed=True)
+def _cogroup_session(b: StreamsBuilder) -> None:
+    out(_cogrouped(b).windowed_by(sessions())
+        .aggregate(lambda: "", lambda k, a1, a2: f"{a1}+{a2}",
+                   Materialized(key_serde=S, value_serde=S, retention_ms=RETENTION))
+        .to_stream(wkey))
+
+
 @twin("stream_stream_join", JOIN_IN, windowed=True)
 def _stream_stream_join(b: StreamsBuilder) -> None:
     out(b.stream("left", SS).join(b.stream("right", SS), j, join_windows()))

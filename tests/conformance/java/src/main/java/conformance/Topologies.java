@@ -201,6 +201,39 @@ final class Topologies {
         final SessionWindows sessions = SessionWindows.ofInactivityGapAndGrace(GAP, SESSION_GRACE);
         final Suppressed<Windowed<?>> final_ = Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded());
 
+        // ---------------------------------------------------------------- cogroup (KIP-150)
+        add("cogroup_aggregate", false, b -> b.stream("left", SS).groupByKey(Grouped.with(S, S))
+            .<String>cogroup((k, v, agg) -> agg + "L" + v)
+            .cogroup(b.stream("right", SS).groupByKey(Grouped.with(S, S)),
+                (k, v, agg) -> agg + "R" + v)
+            .aggregate(() -> "", Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(S, S))
+            .toStream().to("out", Produced.with(S, S)));
+        add("cogroup_tumbling", false, b -> b.stream("left", SS).groupByKey(Grouped.with(S, S))
+            .<String>cogroup((k, v, agg) -> agg + "L" + v)
+            .cogroup(b.stream("right", SS).groupByKey(Grouped.with(S, S)),
+                (k, v, agg) -> agg + "R" + v)
+            .windowedBy(tumbling)
+            .aggregate(() -> "", Materialized.<String, String, WindowStore<Bytes, byte[]>>with(S, S)
+                .withRetention(RETENTION))
+            .toStream((w, v) -> wkey(w)).to("out", Produced.with(S, S)));
+        add("cogroup_sliding", false, b -> b.stream("left", SS).groupByKey(Grouped.with(S, S))
+            .<String>cogroup((k, v, agg) -> agg + "L" + v)
+            .cogroup(b.stream("right", SS).groupByKey(Grouped.with(S, S)),
+                (k, v, agg) -> agg + "R" + v)
+            .windowedBy(sliding)
+            .aggregate(() -> "", Materialized.<String, String, WindowStore<Bytes, byte[]>>with(S, S)
+                .withRetention(RETENTION))
+            .toStream((w, v) -> wkey(w)).to("out", Produced.with(S, S)));
+        add("cogroup_session", false, b -> b.stream("left", SS).groupByKey(Grouped.with(S, S))
+            .<String>cogroup((k, v, agg) -> agg + "L" + v)
+            .cogroup(b.stream("right", SS).groupByKey(Grouped.with(S, S)),
+                (k, v, agg) -> agg + "R" + v)
+            .windowedBy(sessions)
+            .aggregate(() -> "", (k, a1, a2) -> a1 + "+" + a2,
+                Materialized.<String, String, SessionStore<Bytes, byte[]>>with(S, S)
+                .withRetention(RETENTION))
+            .toStream((w, v) -> wkey(w)).to("out", Produced.with(S, S)));
+
         add("tumbling_count", true, b -> windowedOut(grouped(b).windowedBy(tumbling).count()));
         add("hopping_count", true, b -> windowedOut(grouped(b).windowedBy(hopping).count()));
         add("sliding_count", true, b -> windowedOut(grouped(b).windowedBy(sliding).count()));
