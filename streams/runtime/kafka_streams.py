@@ -385,6 +385,7 @@ class KafkaStreams(InteractiveQueries):
         """Commit, write checkpoints, leave the group and stop; True if all threads stopped in
         time (``timeout`` seconds; None waits)."""
         if self._state in (State.NOT_RUNNING, State.ERROR):
+            self._stop_http()  # an instance in ERROR served /health (503) until closed
             return True
         self._closing.set()
         if self._state == State.CREATED:
@@ -392,10 +393,14 @@ class KafkaStreams(InteractiveQueries):
             return True
         self._transition(State.PENDING_SHUTDOWN)
         ok = self._stop_threads(timeout)
-        if self._http is not None:
-            self._http.stop()
+        self._stop_http()
         self._transition(State.NOT_RUNNING)
         return ok
+
+    def _stop_http(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def cleanup(self) -> None:
         """Delete this application's local state directory (only when not running)."""

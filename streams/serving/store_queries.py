@@ -116,8 +116,10 @@ class StoreQueries:
         if kind in ("window", "timestamped_window"):
             lo = _int_param(params, "from", 0)
             hi = _int_param(params, "to", 2**63 - 1)
+            size = getattr(getattr(builder, "supplier", None), "window_size_ms", None)
             return lambda view: {"store": store, "key": key, "windows": [
-                {"start": start, "value": value} for start, value in view.fetch(key, lo, hi)]}
+                {"start": start, "end": None if size is None else start + int(size),
+                 "value": value} for start, value in view.fetch(key, lo, hi)]}
         if kind == "session":
             return lambda view: {"store": store, "key": key, "sessions": [
                 {"start": wk.window.start, "end": wk.window.end, "value": value}

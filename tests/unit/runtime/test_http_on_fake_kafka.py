@@ -197,3 +197,25 @@ def test_metrics_use_kafka_streams_names_and_move(cluster: FakeCluster, tmp_path
         assert total(later, "kafka_streams_stream_thread_metrics_process_total") > processed
         assert total(later, "kafka_streams_stream_thread_metrics_commit_total") >= total(
             first, "kafka_streams_stream_thread_metrics_commit_total")
+
+
+def test_a_window_store_answers_a_keys_windows_with_start_and_end(cluster: FakeCluster,
+                                                                   tmp_path: Path) -> None:
+    from streams import Consumed, Grouped, Materialized, StreamsBuilder, TimeWindows, serdes
+
+    S = serdes.String()
+    b = StreamsBuilder()
+    (b.stream("lines", Consumed(key_serde=S, value_serde=S))
+     .flat_map_values(str.split)
+     .group_by(lambda k, w: w, Grouped(key_serde=S, value_serde=S))
+     .windowed_by(TimeWindows.of_size_with_no_grace(1000)).count(Materialized(name="wc")))
+    port = _free_port()
+    feed(cluster, ["a b", "a"])  # timestamps 1000 and 1001
+    with instance(cluster, tmp_path, "w", topology=b.build(),
+                  **{"http.listen": str(port)}) as app:
+        wait_until(lambda: _settled([app], 2 * PARTITIONS), "running")
+        wait_until(lambda: get(port, "/stores/wc/keys/a?from=0&to=5000")[1].get("windows"),
+                   "the window of a")
+        status, body = get(port, "/stores/wc/keys/a?from=0&to=5000")
+        assert status == 200 and body["windows"] == [{"start": 1000, "end": 2000, "value": 2}]
+        assert get(port, "/stores/wc/all")[0] == 400  # windows are queried by key
