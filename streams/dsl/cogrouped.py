@@ -23,11 +23,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streams.dsl.functions import require_arity, takes_key
+from streams.dsl.grouped import aggregation_table
 from streams.dsl.ktable import KTable
 from streams.dsl.params import Materialized
 from streams.dsl.processors.aggregate import StreamAggregateProcessor
 from streams.dsl.processors.stateless import PassThroughProcessor
-from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
+from streams.dsl.unknown_serde import UNKNOWN_SERDE
 from streams.dsl.window_specs import SessionWindows, SlidingWindows, TimeWindows
 from streams.dsl.windowed_kstream import (
     SessionWindowedKStream,
@@ -105,23 +106,10 @@ class CogroupedKStream:
             node = b.new_name(AGGREGATE)
             b.topology.add_processor(node, _supplier(make, store, node, aggregator, wk), parent)
             nodes.append(node)
-        if ks is UNKNOWN_SERDE:
-            b.topology.require_serde(nodes[0], "key", f"its store {store!r} is keyed by a "
-                                     "computed key")
-        if vs is UNKNOWN_SERDE:
-            b.topology.require_serde(nodes[0], "value", f"its store {store!r} holds computed "
-                                     "values")
         merge = b.name_or_new(name, MERGE)
         b.topology.add_processor(merge, PassThroughProcessor, *nodes)
-        if store_factory is None:
-            b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), *nodes)
-            return KTable(b, merge, ks, vs, store_name=store)
-        b.topology.add_state_store(store_factory(store, m, known_serde(ks), known_serde(vs)),
-                                   *nodes)
-        out_ks = table_key_serde(known_serde(ks)) if table_key_serde is not None else ks
-        table = KTable(b, merge, out_ks, vs, store_name=None)
-        table.window_store_name = store
-        return table
+        return aggregation_table(b, nodes, merge, store, m, ks, vs, store_factory,
+                                 table_key_serde)
 
 
 def _supplier(make: Callable[[str, str], Processor], store: str, node: str,

@@ -30,6 +30,29 @@ if TYPE_CHECKING:
     from streams.dsl.kstream import KStream
 
 
+def aggregation_table(b: StreamsBuilder, nodes: list[str], table_node: str, store: str,
+                      m: Materialized, ks: Any, vs: Any,
+                      store_factory: Callable[[str, Materialized, Any, Any], Any] | None,
+                      table_key_serde: Callable[[Any], Any] | None) -> KTable:
+    """The store of an aggregation's ``nodes`` (one, or one per cogrouped input) and the
+    KTable read from ``table_node``: a key-value store, or with ``store_factory`` a window or
+    session store whose table has ``table_key_serde(ks)`` keys."""
+    if ks is UNKNOWN_SERDE:
+        b.topology.require_serde(nodes[0], "key", f"its store {store!r} is keyed by a computed "
+                                 "key")
+    if vs is UNKNOWN_SERDE:
+        b.topology.require_serde(nodes[0], "value", f"its store {store!r} holds computed values")
+    if store_factory is None:
+        b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), *nodes)
+        return KTable(b, table_node, ks, vs, store_name=store)
+    b.topology.add_state_store(store_factory(store, m, known_serde(ks), known_serde(vs)), *nodes)
+    out_ks = table_key_serde(known_serde(ks)) if table_key_serde is not None else ks
+    # windowed tables are queried through their window/session store, not by plain key
+    table = KTable(b, table_node, out_ks, vs, store_name=None)
+    table.window_store_name = store
+    return table
+
+
 class KGroupedStream:
     """A stream grouped by key; ``count``, ``reduce`` and ``aggregate`` make a KTable."""
 
@@ -59,19 +82,8 @@ class KGroupedStream:
         node = b.name_or_new(name, prefix)
         parent = self._source_for(store, ks)
         b.topology.add_processor(node, lambda: make(store, node), parent)
-        if ks is UNKNOWN_SERDE:
-            b.topology.require_serde(node, "key", f"its store {store!r} is keyed by a computed key")
-        if vs is UNKNOWN_SERDE:
-            b.topology.require_serde(node, "value", f"its store {store!r} holds computed values")
-        if store_factory is None:
-            b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
-            return KTable(b, node, ks, vs, store_name=store)
-        b.topology.add_state_store(store_factory(store, m, known_serde(ks), known_serde(vs)), node)
-        out_ks = table_key_serde(known_serde(ks)) if table_key_serde is not None else ks
-        # windowed tables are queried through their window/session store, not by plain key
-        table = KTable(b, node, out_ks, vs, store_name=None)
-        table.window_store_name = store
-        return table
+        return aggregation_table(b, [node], node, store, m, ks, vs, store_factory,
+                                 table_key_serde)
 
     def _source_for(self, store: str, key_serde: Any) -> str:
         """The node an aggregation of this stream hangs from: the stream itself, or the source

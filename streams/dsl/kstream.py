@@ -11,7 +11,15 @@ from streams.dsl.functions import require_arity, takes_key
 from streams.dsl.getters import GetterFactory, store_getter
 from streams.dsl.grouped import KGroupedStream
 from streams.dsl.ktable import GlobalKTable, KTable
-from streams.dsl.params import Branched, Grouped, Joined, Materialized, Produced, Repartitioned
+from streams.dsl.params import (
+    Branched,
+    Grouped,
+    Joined,
+    Materialized,
+    Produced,
+    Repartitioned,
+    join_name,
+)
 from streams.dsl.processors import stateless as sl
 from streams.dsl.processors.aggregate import TableSourceProcessor
 from streams.dsl.processors.joins import JoinRepartitionFilterProcessor, StreamTableJoinProcessor
@@ -292,7 +300,7 @@ class KStream:
         wk = takes_key(joiner, 2, f"KStream.{op}")
         b = self._builder
         sj = stream_joined
-        name = _one_name(op, name, getattr(sj, "name", None))
+        name = join_name(f"KStream.{op}", name, getattr(sj, "name", None))
         ks = getattr(sj, "key_serde", None) or self.key_serde
         this_vs = getattr(sj, "value_serde", None) or self.value_serde
         other_vs = getattr(sj, "other_value_serde", None) or other.value_serde
@@ -300,19 +308,18 @@ class KStream:
         # Kafka Streams' repartitionForJoin: topic <name>-left/-right-repartition, or, unnamed,
         # <this stream's node>-repartition, shared with the stream's other unnamed joins; a
         # left/outer join lets None keys through (KIP-962)
-        this = self._side_for_stream_join(name and f"{name}-left", ks, this_vs, left_outer)
+        this = self._side_for_join(name and f"{name}-left", ks, this_vs, left_outer)
         other_ks = getattr(sj, "key_serde", None) or other.key_serde
-        that = other._side_for_stream_join(name and f"{name}-right", other_ks, other_vs,
-                                           left_outer)
+        that = other._side_for_join(name and f"{name}-right", other_ks, other_vs, left_outer)
         declare_join_inputs(b.topology, this.node, that.node)
         merge = add_stream_stream_join(b, this.node, that.node, joiner, wk, windows, mode, name,
                                        ks, this_vs, other_vs, sj)
         return KStream(b, merge, ks, UNKNOWN_SERDE, False)
 
-    def _side_for_stream_join(self, name: str | None, ks: Any, vs: Any,
-                              keep_null_keys: bool) -> KStream:
-        """This stream as one input of a stream-stream join: itself, or (after a key change)
-        read back through the join's repartition topic."""
+    def _side_for_join(self, name: str | None, ks: Any, vs: Any,
+                       keep_null_keys: bool) -> KStream:
+        """This stream as one input of a join: itself, or (after a key change) read back
+        through the join's repartition topic, written with ``ks``/``vs``."""
         if not self.repartition_required:
             return self
         view = self
@@ -353,7 +360,7 @@ class KStream:
             if joined is not None:
                 raise TopologyError(f"KStream.{op}: Joined given twice")
             joined, second = second, None
-        name = _one_name(op, name, joined.name if joined is not None else None)
+        name = join_name(f"KStream.{op}", name, joined.name if joined is not None else None)
         b = self._builder
         stores: tuple[str, ...] = ()
         if isinstance(other, GlobalKTable):
@@ -378,11 +385,9 @@ class KStream:
             stores = getter[0]
             # the key changed upstream: co-partition with the table through a topic (written
             # with the Joined serdes, if given)
-            view = self
-            if joined is not None and (joined.key_serde or joined.value_serde):
-                view = KStream(b, self.node, joined.key_serde or self.key_serde,
-                               joined.value_serde or self.value_serde, self.repartition_required)
-            parent = view._repartition_for_join(name, left) if self.repartition_required else self
+            parent = self._side_for_join(
+                name, (joined and joined.key_serde) or self.key_serde,
+                (joined and joined.value_serde) or self.value_serde, left)
             declare_join_inputs(b.topology, parent.node, other.node)
             prefix = "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-"
         elif isinstance(other, KStream):
@@ -487,11 +492,3 @@ class BranchedKStream:
     def no_default_branch(self) -> dict[str, Any]:
         """Finish without a default branch: records matching no branch are not forwarded."""
         return self._finish(None)
-
-
-def _one_name(op: str, name: str | None, from_options: str | None) -> str | None:
-    """The join's name, given as ``name=`` or in its options object (not both, differing)."""
-    if name and from_options and name != from_options:
-        raise TopologyError(f"KStream.{op}: name={name!r} and the join options' name "
-                            f"{from_options!r} differ; give one")
-    return name or from_options

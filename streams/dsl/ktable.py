@@ -22,7 +22,7 @@ from streams.dsl.getters import (
     mapped_getter,
     store_getter,
 )
-from streams.dsl.params import Grouped, Materialized, TableJoined
+from streams.dsl.params import Grouped, Materialized, TableJoined, join_name
 from streams.dsl.processors.aggregate import (
     TableAggregateProcessor,
     TableFilterProcessor,
@@ -261,10 +261,7 @@ class KTable:
         if table_joined is not None:
             if extractor is None:
                 raise TopologyError(f"KTable.{op}: TableJoined is for foreign-key joins")
-            if name and table_joined.name and name != table_joined.name:
-                raise TopologyError(f"KTable.{op}: name={name!r} and TableJoined's name "
-                                    f"{table_joined.name!r} differ; give one")
-            name = name or table_joined.name
+            name = join_name(f"KTable.{op}", name, table_joined.name)
         if len(rest) > 2:
             raise TypeError(f"KTable.{op}() got {len(args) + 2} positional arguments after self; "
                             "expected (other, [foreign_key_extractor,] joiner, materialized, name)")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from streams.errors import TopologyError
+
 
 @dataclass(frozen=True)
 class Named:
@@ -173,6 +175,15 @@ class TableJoined:
     def with_name(self, name: str) -> TableJoined:
         """The join's name."""
         return replace(self, name=name)
+
+
+def join_name(op: str, name: str | None, from_options: str | None) -> str | None:
+    """A join's name, given as ``name=`` or in its options object (``StreamJoined``,
+    ``Joined``, ``TableJoined``); both is an error when they differ."""
+    if name and from_options and name != from_options:
+        raise TopologyError(f"{op}: name={name!r} and the join options' name "
+                            f"{from_options!r} differ; give one")
+    return name or from_options
 
 
 @dataclass(frozen=True)

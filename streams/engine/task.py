@@ -46,6 +46,14 @@ class TaskId(NamedTuple):
         return (f"{self.subtopology}_{self.partition}" if self.partition >= 0
                 else f"global_{self.subtopology}")
 
+    @classmethod
+    def parse(cls, text: str) -> TaskId | None:
+        """The task ``"1_3"`` names (the inverse of ``str()``), or None for other text."""
+        sub, _, partition = text.partition("_")
+        if sub.isdigit() and partition.isdigit():
+            return cls(int(sub), int(partition))
+        return None
+
 
 class Task:
     """One sub-topology instantiated for one partition (or the global sub-topology)."""

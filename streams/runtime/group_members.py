@@ -65,12 +65,8 @@ def member_client_id(thread_name: str, process: str, thread: int, server: str | 
 
 
 def _ready_tasks(text: str | None) -> frozenset[TaskId]:
-    out = set()
-    for part in (text or "").split("."):
-        sub, _, partition = part.partition("_")
-        if sub.isdigit() and partition.isdigit():
-            out.add(TaskId(int(sub), int(partition)))
-    return frozenset(out)
+    tasks = (TaskId.parse(part) for part in (text or "").split("."))
+    return frozenset(t for t in tasks if t is not None)
 
 
 def parse_member(member_id: str, client_id: str,

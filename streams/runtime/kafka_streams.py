@@ -323,9 +323,7 @@ class KafkaStreams(InteractiveQueries):
         except BaseException:
             if self._control is not None:
                 self._control.close()
-            if self._http is not None:
-                self._http.stop()
-                self._http = None
+            self._stop_http()
             self._unlock_state_dir()
             raise
         if self._http is not None:

@@ -33,13 +33,6 @@ from streams.topology.topology import Topology
 log = logging.getLogger(__name__)
 
 
-def _task_id(name: str) -> TaskId | None:
-    sub, _, partition = name.partition("_")
-    if sub.isdigit() and partition.isdigit():
-        return TaskId(int(sub), int(partition))
-    return None
-
-
 def local_offsets(state_root: Path, persistent_subs: Collection[int]
                   ) -> dict[TaskId, dict[tuple[str, int], int]]:
     """The checkpointed changelog offsets of every task in ``state_root`` whose
@@ -49,7 +42,7 @@ def local_offsets(state_root: Path, persistent_subs: Collection[int]
     if not state_root.is_dir():
         return out
     for task_dir in sorted(state_root.iterdir()):
-        tid = _task_id(task_dir.name)
+        tid = TaskId.parse(task_dir.name)
         if tid is None or tid.subtopology not in persistent_subs:
             continue
         try:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -203,18 +203,23 @@ class StoreQueries:
 
     def _local_page(self, store: str, serde: Any, bounds: tuple[Any, Any] | None, after: Any,
                     limit: int, stale: bool) -> list[tuple[bytes, Any, Any]]:
-        """Up to ``limit`` + 1 of this instance's entries after ``after``, in key order."""
+        """Up to ``limit`` + 1 of this instance's entries after ``after``, in key order. The
+        local scans come in serialized-key order already: the page starts at the cursor and
+        stops when full, instead of reading the whole store."""
         view = self.app.store(store, stale=stale)
-        rows: Iterator[tuple[Any, Any]] = view.all() if bounds is None else view.range(*bounds)
+        lo, hi = bounds if bounds is not None else (None, None)
         floor = serde.serialize(store, after) if after is not None else None
+        if floor is not None and (lo is None or floor > serde.serialize(store, lo)):
+            lo = after
         out: list[tuple[bytes, Any, Any]] = []
-        for k, v in rows:
+        for k, v in view.range(lo, hi):
             kb = serde.serialize(store, k)
             if floor is not None and kb <= floor:
-                continue
+                continue  # the cursor itself, shown on the page before
             out.append((kb, k, v))
-        out.sort(key=lambda e: e[0])
-        return out[:limit + 1]
+            if len(out) > limit:
+                break
+        return out
 
 
 class _Refused(Exception):
