@@ -27,6 +27,7 @@ from streams.errors import TopologyError
 from streams.state.api import StoreBuilder
 from streams.state.stores import Stores
 from streams.state.timestamped import TimestampedKeyValueStoreBuilder
+from streams.state.versioned_builder import VersionedBytesStoreSupplier
 from streams.topology.topology import Topology
 
 
@@ -78,9 +79,14 @@ class StreamsBuilder:
         return "rocksdb"
 
     def timestamped_store(self, name: str, materialized: Materialized | None, key_serde: Any,
-                          value_serde: Any) -> TimestampedKeyValueStoreBuilder:
-        """A timestamped key-value store builder for a DSL operation."""
+                          value_serde: Any) -> Any:
+        """A timestamped key-value store builder for a DSL operation, or a versioned one when
+        ``materialized`` gives a versioned store supplier (a versioned KTable)."""
         m = materialized or Materialized()
+        if isinstance(m.store_supplier, VersionedBytesStoreSupplier):
+            vb = Stores.versioned_key_value_store_builder(
+                m.store_supplier, known_serde(key_serde), known_serde(value_serde))
+            return vb.with_logging_enabled(m.log_config) if m.logging else vb.with_logging_disabled()
         if m.store_supplier is not None:
             supplier = m.store_supplier
         elif self.store_type(m) == "in_memory":
@@ -137,6 +143,7 @@ class StreamsBuilder:
         )
         self.topology.mark_source_table_store(store, topic)
         table = KTable(self, node, key_serde, value_serde, store_name=store)
+        table.versioned = isinstance(m.store_supplier, VersionedBytesStoreSupplier)
         # Kafka Streams materializes a source table only when named (or needed later)
         table._materialized = m.name is not None
         return table
@@ -147,6 +154,9 @@ class StreamsBuilder:
         self._check_open()
         c = consumed or Consumed()
         m = materialized or Materialized()
+        if isinstance(m.store_supplier, VersionedBytesStoreSupplier):
+            raise TopologyError(f"global_table({topic!r}): a GlobalKTable cannot be versioned "
+                                f"(store {m.store_supplier.name!r}), as in Kafka Streams")
         key_serde = m.key_serde if m.key_serde is not None else c.key_serde
         value_serde = m.value_serde if m.value_serde is not None else c.value_serde
         # Kafka Streams' order and names: store name (if generated), then two KTABLE-SOURCE names

@@ -9,13 +9,19 @@ from streams.errors import SerializationError
 
 
 class Change:
-    """An update of one key: ``new`` value (None = deleted) and ``old`` value (None = absent)."""
+    """An update of one key: ``new`` value (None = deleted) and ``old`` value (None = absent).
 
-    __slots__ = ("new", "old")
+    ``is_latest`` is False for an update a versioned table took into its history without it
+    becoming the key's current value (an out-of-order record, KIP-914); re-groupings and
+    joins downstream of a versioned table skip such updates, as in Kafka Streams.
+    """
 
-    def __init__(self, new: Any, old: Any) -> None:
+    __slots__ = ("is_latest", "new", "old")
+
+    def __init__(self, new: Any, old: Any, is_latest: bool = True) -> None:
         self.new = new
         self.old = old
+        self.is_latest = is_latest
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Change) and self.new == other.new and self.old == other.old

@@ -121,7 +121,7 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
 
     # left side: subscriptions out
     topo.add_processor(send, lambda: SubscriptionSendProcessor(
-        send, sub_topic, extractor, ext_wk, left_join, fk, left_vs), left.node)
+        send, sub_topic, extractor, ext_wk, left_join, fk, left_vs, left.versioned), left.node)
     _internal_topic(topo, sub_topic, upstream_topics(topo, right.node))
     # subscriptions go where the right table has the foreign key: its partitioner, if custom
     sub_partitioner = (None if other_partitioner is None else
@@ -143,7 +143,7 @@ def foreign_key_join(left: KTable, right: KTable, extractor: Callable[..., Any],
         join_foreign, right_getter), receive)
     topo.connect_processor_and_state_stores(join_foreign, *right_getter[0])
     topo.add_processor(foreign_join, lambda: ForeignTableJoinProcessor(
-        foreign_join, sub_topic, sub_store, fk, pk), right.node)
+        foreign_join, sub_topic, sub_store, fk, pk, right.versioned), right.node)
     topo.connect_processor_and_state_stores(foreign_join, sub_store)
     _internal_topic(topo, resp_topic, upstream_topics(topo, left.node))
     topo.add_sink(resp_sink, resp_topic, join_foreign, foreign_join, key_serde=pk,

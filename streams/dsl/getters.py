@@ -14,7 +14,8 @@ from typing import Any
 from streams.processor.api import ProcessorContext
 from streams.state.timestamped import ValueAndTimestamp
 
-Get = Callable[[Any], ValueAndTimestamp | None]
+#: ``get(key)``, or ``get(key, as_of)`` for a versioned table: the value (and its timestamp)
+Get = Callable[..., ValueAndTimestamp | None]
 GetterFactory = tuple[tuple[str, ...], Callable[[ProcessorContext], Get]]
 
 
@@ -31,8 +32,8 @@ def filtered_getter(parent: GetterFactory, predicate: Callable[..., Any], with_k
     def make(ctx: ProcessorContext) -> Get:
         get = make_parent(ctx)
 
-        def filtered(key: Any) -> ValueAndTimestamp | None:
-            vt = get(key)
+        def filtered(key: Any, *as_of: int) -> ValueAndTimestamp | None:
+            vt = get(key, *as_of)
             if vt is None:
                 return None
             ok = predicate(key, vt.value) if with_key else predicate(vt.value)
@@ -50,8 +51,8 @@ def mapped_getter(parent: GetterFactory, mapper: Callable[..., Any], with_key: b
     def make(ctx: ProcessorContext) -> Get:
         get = make_parent(ctx)
 
-        def mapped(key: Any) -> ValueAndTimestamp | None:
-            vt = get(key)
+        def mapped(key: Any, *as_of: int) -> ValueAndTimestamp | None:
+            vt = get(key, *as_of)
             if vt is None:
                 return None
             value = mapper(key, vt.value) if with_key else mapper(vt.value)

@@ -22,12 +22,14 @@ from streams.dsl.params import (
 )
 from streams.dsl.processors import stateless as sl
 from streams.dsl.processors.aggregate import TableSourceProcessor
+from streams.dsl.processors.join_buffer import add_join_buffer
 from streams.dsl.processors.joins import JoinRepartitionFilterProcessor, StreamTableJoinProcessor
 from streams.dsl.stream_join import add_stream_stream_join
 from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
 from streams.dsl.window_specs import JoinWindows
 from streams.errors import TopologyError
 from streams.processor.api import Processor
+from streams.state.versioned_builder import is_versioned
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
@@ -246,7 +248,9 @@ class KStream:
         b.topology.add_processor(node, lambda: TableSourceProcessor(store, node), parent.node)
         self._require(node, ks, vs, f"it materializes store {store!r}")
         b.topology.add_state_store(b.timestamped_store(store, m, ks, vs), node)
-        return KTable(b, node, ks, vs, store_name=store)
+        table = KTable(b, node, ks, vs, store_name=store)
+        table.versioned = is_versioned(m.store_supplier)
+        return table
 
     # ------------------------------------------------------------------ joins
     def join(self, other: Any, joiner: Callable[..., Any], value_joiner: Any = None, *,
@@ -398,10 +402,17 @@ class KStream:
                                 f"{type(other).__name__}")
         wk = takes_key(joiner, 2, f"KStream.{op}")
         node = b.name_or_new(name, prefix)
+        as_of = isinstance(other, KTable) and other.versioned
+        grace = joined.grace_ms if joined is not None else None
+        buffer = None if grace is None else add_join_buffer(
+            b, f"KStream.{op}", node, as_of, grace, (joined and joined.key_serde) or self.key_serde,
+            (joined and joined.value_serde) or self.value_serde)
         b.topology.add_processor(node, lambda: StreamTableJoinProcessor(
-            getter, joiner, wk, left, node, selector), parent.node)
+            getter, joiner, wk, left, node, selector, as_of=as_of, buffer=buffer), parent.node)
         if stores:
             b.topology.connect_processor_and_state_stores(node, *stores)
+        if buffer is not None:
+            b.topology.connect_processor_and_state_stores(node, buffer)
         return KStream(b, node, self.key_serde, UNKNOWN_SERDE, parent.repartition_required)
 
     # ------------------------------------------------------------------ grouping

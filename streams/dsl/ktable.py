@@ -37,6 +37,7 @@ from streams.dsl.unknown_serde import UNKNOWN_SERDE, known_serde
 from streams.errors import TopologyError
 from streams.processor.api import Processor
 from streams.serdes import Long
+from streams.state.versioned_builder import is_versioned
 
 if TYPE_CHECKING:
     from streams.dsl.builder import StreamsBuilder
@@ -68,6 +69,9 @@ class KTable:
         self._materialized = True
         #: a table-table join's result: asked for old values, it asks both sides
         self._is_join = False
+        #: a versioned table (KIP-914): materialized in a versioned store, or derived from one
+        #: without a store of its own; joins look its values up as of the record's time
+        self.versioned = False
 
     def _enable_sending_old_values(self) -> None:
         """A node downstream needs old values (a re-grouping, a suppression, a left or outer
@@ -143,6 +147,8 @@ class KTable:
         if store is None and getter is not None and (self.store_name or self._getter):
             derived = getter(self.value_getter)
         table = KTable(b, node, self.key_serde, value_serde, store_name=store, getter=derived)
+        table.versioned = (self.versioned if store is None
+                           else is_versioned(materialized.store_supplier if materialized else None))
         if send_old is not None:
             table._send_old = send_old
         if store is None:
@@ -155,7 +161,8 @@ class KTable:
         wk = takes_key(predicate, 1, "KTable.filter")
         send_old = [self._sends_old_values_if_materialized()]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, False, s, send_old),
+                            lambda n, s: TableFilterProcessor(predicate, wk, False, s, send_old,
+                                                             self.versioned),
                             lambda g: filtered_getter(g, predicate, wk, False), send_old)
 
     def filter_not(self, predicate: Callable[..., Any], materialized: Materialized | None = None,
@@ -164,7 +171,8 @@ class KTable:
         wk = takes_key(predicate, 1, "KTable.filter_not")
         send_old = [self._sends_old_values_if_materialized()]
         return self._derive("KTABLE-FILTER-", name, materialized, self.value_serde,
-                            lambda n, s: TableFilterProcessor(predicate, wk, True, s, send_old),
+                            lambda n, s: TableFilterProcessor(predicate, wk, True, s, send_old,
+                                                             self.versioned),
                             lambda g: filtered_getter(g, predicate, wk, True), send_old)
 
     def map_values(self, mapper: Callable[..., Any], materialized: Materialized | None = None,
@@ -195,7 +203,9 @@ class KTable:
         self._enable_sending_old_values()  # the subtractor needs the old row
         # Kafka Streams: "<grouped name>-select" (no index used) or KTABLE-SELECT-<n>
         node = f"{g.name}-select" if g.name else b.new_name("KTABLE-SELECT-")
-        b.topology.add_processor(node, lambda: TableRepartitionMapProcessor(selector, node), self.node)
+        versioned = self.versioned
+        b.topology.add_processor(
+            node, lambda: TableRepartitionMapProcessor(selector, node, versioned), self.node)
         ks = g.key_serde if g.key_serde is not None else UNKNOWN_SERDE
         vs = g.value_serde if g.value_serde is not None else UNKNOWN_SERDE
         return KGroupedTable(b, node, ks, vs, g.name)
@@ -212,6 +222,10 @@ class KTable:
         """:meth:`suppress`, with the node and buffer store names and the window grace given
         instead of generated or looked up (what ``emit_strategy(EmitStrategy.on_window_close())``
         uses); see :func:`streams.dsl.suppress.build_suppress`."""
+        if self.versioned:
+            raise TopologyError(f"suppress() of KTable {self.node!r}: suppression is only "
+                                "supported for tables that are not versioned (a versioned store "
+                                "upstream makes this table versioned), as in Kafka Streams")
         self._enable_sending_old_values()  # the buffer keeps what downstream last saw
         node, getter = build_suppress(self, suppressed, node=node, store=store,
                                       close_after_ms=close_after_ms, by_window=by_window)
@@ -316,10 +330,10 @@ class KTable:
         if name:
             this_node, other_node = f"{name}-join-this", f"{name}-join-other"
         topo.add_processor(this_node, lambda: TableTableJoinProcessor(
-            other_getter, joiner, wk, mode, True), self.node)
+            other_getter, joiner, wk, mode, True, self.versioned), self.node)
         topo.connect_processor_and_state_stores(this_node, *other_getter[0])
         topo.add_processor(other_node, lambda: TableTableJoinProcessor(
-            this_getter, joiner, wk, mode, False), other.node)
+            this_getter, joiner, wk, mode, False, other.versioned), other.node)
         topo.connect_processor_and_state_stores(other_node, *this_getter[0])
         store = self._materialize(merge, store, materialized, UNKNOWN_SERDE)
         topo.add_processor(merge, lambda: TableJoinMergeProcessor(store), this_node, other_node)

@@ -111,6 +111,18 @@ class StreamJoined:
         """The join stores' base name."""
         return replace(self, store_name=store_name)
 
+    def with_key_serde(self, serde: Any) -> StreamJoined:
+        """Kafka Streams' ``withKeySerde``: the key serde of both join stores."""
+        return replace(self, key_serde=serde)
+
+    def with_value_serde(self, serde: Any) -> StreamJoined:
+        """Kafka Streams' ``withValueSerde``: this stream's values."""
+        return replace(self, value_serde=serde)
+
+    def with_other_value_serde(self, serde: Any) -> StreamJoined:
+        """Kafka Streams' ``withOtherValueSerde``: the other stream's values."""
+        return replace(self, other_value_serde=serde)
+
     def with_logging_disabled(self) -> StreamJoined:
         """No changelogs for the join stores."""
         return replace(self, logging=False)
@@ -120,21 +132,40 @@ class StreamJoined:
         return replace(self, logging=True, log_config=dict(config))
 
 
+def _grace(grace_ms: int | None) -> int | None:
+    if grace_ms is not None and (not isinstance(grace_ms, int) or grace_ms < 0):
+        raise TopologyError(f"Joined grace period must be a non-negative number of "
+                            f"milliseconds, got {grace_ms!r}")
+    return grace_ms
+
+
 @dataclass(frozen=True)
 class Joined:
     """Options of a stream-table join (Kafka Streams' ``Joined``): the serdes (the stream's key
-    and value for its repartition topic, the table's value) and the processors' ``name``."""
+    and value for its repartition topic and grace buffer, the table's value), the processors'
+    ``name``, and ``grace_ms``: how long stream records wait for the (versioned) table to
+    catch up before they are joined (KIP-923; see docs/joins.md)."""
 
     key_serde: Any = None
     value_serde: Any = None
     other_value_serde: Any = None
     name: str | None = None
+    grace_ms: int | None = None
 
     @classmethod
-    def with_(cls, key_serde: Any, value_serde: Any, other_value_serde: Any = None) -> Joined:
-        """Kafka Streams' ``Joined.with(keySerde, valueSerde, otherValueSerde)``."""
+    def with_(cls, key_serde: Any, value_serde: Any, other_value_serde: Any = None,
+              name: str | None = None, grace_ms: int | None = None) -> Joined:
+        """Kafka Streams' ``Joined.with(keySerde, valueSerde, otherValueSerde[, name,
+        gracePeriod])``."""
         return cls(key_serde=key_serde, value_serde=value_serde,
-                   other_value_serde=other_value_serde)
+                   other_value_serde=other_value_serde, name=name,
+                   grace_ms=_grace(grace_ms))
+
+    def with_grace_period(self, grace_ms: int) -> Joined:
+        """Kafka Streams' ``withGracePeriod``: buffer stream records this long (ms of stream
+        time) and join them in timestamp order with the table's value as of their time; the
+        table must be versioned."""
+        return replace(self, grace_ms=_grace(grace_ms))
 
     @classmethod
     def as_(cls, name: str) -> Joined:
@@ -144,6 +175,18 @@ class Joined:
     def with_name(self, name: str) -> Joined:
         """The join's processor name."""
         return replace(self, name=name)
+
+    def with_key_serde(self, serde: Any) -> Joined:
+        """Kafka Streams' ``withKeySerde``: the key serde of the repartition topic."""
+        return replace(self, key_serde=serde)
+
+    def with_value_serde(self, serde: Any) -> Joined:
+        """Kafka Streams' ``withValueSerde``: the stream's values in the repartition topic."""
+        return replace(self, value_serde=serde)
+
+    def with_other_value_serde(self, serde: Any) -> Joined:
+        """Kafka Streams' ``withOtherValueSerde``: the table's values."""
+        return replace(self, other_value_serde=serde)
 
 
 @dataclass(frozen=True)
@@ -219,9 +262,13 @@ class Materialized:
     store_supplier: Any = None
 
     @classmethod
-    def as_(cls, name: str) -> Materialized:
-        """Kafka Streams' ``Materialized.as(storeName)``."""
-        return cls(name=name)
+    def as_(cls, name_or_supplier: Any) -> Materialized:
+        """Kafka Streams' ``Materialized.as(storeName)`` and ``Materialized.as(supplier)``:
+        a store name, or a store supplier (named by it), e.g.
+        ``Stores.persistent_versioned_key_value_store(...)`` for a versioned table."""
+        if isinstance(name_or_supplier, str):
+            return cls(name=name_or_supplier)
+        return cls(name=name_or_supplier.name, store_supplier=name_or_supplier)
 
     @classmethod
     def with_(cls, key_serde: Any, value_serde: Any) -> Materialized:

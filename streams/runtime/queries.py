@@ -193,6 +193,26 @@ class CompositeReadOnlySessionStore(_Composite):
         return self.all()
 
 
+class CompositeReadOnlyVersionedStore(_Composite):
+    """Reads versioned store ``name`` across this instance's running tasks (Kafka Streams
+    answers these with IQv2's ``VersionedKeyQuery`` and ``MultiVersionedKeyQuery``)."""
+
+    def get(self, key: Any, as_of_timestamp: int | None = None) -> Any:
+        """The latest version of ``key`` (a ``VersionedRecord``), or the one valid at
+        ``as_of_timestamp``; None if this instance holds none."""
+        if as_of_timestamp is None:
+            return self._first("get", key)
+        return self._first("get", key, as_of_timestamp)
+
+    def versions(self, key: Any) -> list[Any]:
+        """Every retained version of ``key``, newest first (tombstones as None values)."""
+        for store in self._current():
+            found = list(store.versions(key))
+            if found:
+                return found
+        return []
+
+
 def is_timestamped(builder: StoreBuilder) -> bool:
     """True for DSL stores holding ValueAndTimestamp values."""
     return isinstance(builder, TimestampedKeyValueStoreBuilder)
@@ -206,4 +226,6 @@ def composite_store(name: str, builder: StoreBuilder, stores: Callable[[], list[
             name, stores, isinstance(builder, TimestampedWindowStoreBuilder))
     if kind == "session":
         return CompositeReadOnlySessionStore(name, stores, False)
+    if kind == "versioned_key_value":
+        return CompositeReadOnlyVersionedStore(name, stores, False)
     return CompositeReadOnlyKeyValueStore(name, stores, is_timestamped(builder))

@@ -42,6 +42,11 @@ from streams.state.stores import (
 )
 from streams.state.typed import KeyValueStore, ReadOnlyKeyValueStoreView
 from streams.state.typed_window import SessionStore, WindowStore
+from streams.state.versioned import VersionedKeyValueStore, VersionedRecord
+from streams.state.versioned_builder import (
+    VersionedBytesStoreSupplier,
+    VersionedKeyValueStoreBuilder,
+)
 
 __all__ = [
     "CHECKPOINT_FILE_NAME",
@@ -66,6 +71,10 @@ __all__ = [
     "StoreBuilder",
     "Stores",
     "TimeWindow",
+    "VersionedBytesStoreSupplier",
+    "VersionedKeyValueStore",
+    "VersionedKeyValueStoreBuilder",
+    "VersionedRecord",
     "WindowStore",
     "Windowed",
     "changelog_topic",

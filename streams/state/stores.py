@@ -24,6 +24,10 @@ from streams.state.rocksdb import RocksDBKeyValueStore
 from streams.state.rocksdb_options import DEFAULT_MAX_PENDING_WRITES, RocksDBConfigSetter
 from streams.state.store_builder_base import StoreBuilderBase, validate_store_name
 from streams.state.typed import KeyValueStore
+from streams.state.versioned_builder import (
+    VersionedBytesStoreSupplier,
+    VersionedKeyValueStoreBuilder,
+)
 from streams.state.window_store_builders import SessionStoreBuilder, WindowStoreBuilder
 from streams.state.window_store_suppliers import (
     InMemorySessionBytesStoreSupplier,
@@ -253,6 +257,38 @@ class Stores:
         from streams.state.timestamped import TimestampedKeyValueStoreBuilder  # imports Stores
 
         return TimestampedKeyValueStoreBuilder(supplier, key_serde, value_serde)
+
+    # -- versioned key-value stores (KIP-889) ----------------------------------------------
+
+    @staticmethod
+    def persistent_versioned_key_value_store(
+        name: str, history_retention_ms: int, segment_interval_ms: int | None = None,
+    ) -> VersionedBytesStoreSupplier:
+        """Supplier of RocksDB versioned key-value stores called ``name`` (Kafka Streams'
+        ``Stores.persistentVersionedKeyValueStore``): every version of a key stays readable
+        with ``get(key, as_of)`` for ``history_retention_ms`` of stream time. Give it to
+        ``Materialized.as_`` for a versioned KTable."""
+        return VersionedBytesStoreSupplier(
+            name, history_retention_ms, Stores.persistent_key_value_store(name),
+            segment_interval_ms)
+
+    @staticmethod
+    def in_memory_versioned_key_value_store(
+        name: str, history_retention_ms: int,
+    ) -> VersionedBytesStoreSupplier:
+        """Supplier of in-memory versioned key-value stores called ``name`` (not in Kafka
+        Streams, which only has the persistent one); same semantics."""
+        return VersionedBytesStoreSupplier(
+            name, history_retention_ms, Stores.in_memory_key_value_store(name))
+
+    @staticmethod
+    def versioned_key_value_store_builder(
+        supplier: VersionedBytesStoreSupplier, key_serde: Serde[K] | None = None,
+        value_serde: Serde[V] | None = None,
+    ) -> VersionedKeyValueStoreBuilder[K, V]:
+        """Builder of typed versioned key-value stores over ``supplier`` (Kafka Streams'
+        ``Stores.versionedKeyValueStoreBuilder``); logging on, caching not supported."""
+        return VersionedKeyValueStoreBuilder(supplier, key_serde, value_serde)
 
     # -- window and session stores ---------------------------------------------------------
 

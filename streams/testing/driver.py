@@ -347,6 +347,14 @@ class TopologyTestDriver:
             return None
         return self._find_store(name)
 
+    def get_versioned_key_value_store(self, name: str) -> Any:
+        """A versioned key-value store (``get(key, as_of)``), or None if ``name`` is not one."""
+        from streams.state.versioned_builder import VersionedKeyValueStoreBuilder
+
+        if not isinstance(self.topology.stores.get(name), VersionedKeyValueStoreBuilder):
+            return None
+        return self._find_store(name)
+
     def get_window_store(self, name: str) -> Any:
         """A window store by name; DSL (timestamped) stores are shown with bare values:
         ``fetch(key, time_from, time_to)`` yields ``(window_start, value)``."""

@@ -24,6 +24,7 @@ version of the Java side; ``STREAMS_CONFORMANCE_CACHE`` moves the jar cache.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fcntl
 import hashlib
 import json
@@ -248,8 +249,13 @@ def _run_python(scenario: Scenario, twin: Twin, config: dict[str, Any],
                 for t, reader in readers.items():
                     outputs[t].extend({"key": r.key, "value": r.value, "timestamp": r.timestamp,
                                        "input": i} for r in reader.read_records_to_list())
+            topics = sorted(d.produced_topic_names())
     except Exception:
         return {"error": traceback.format_exc()}
+    if scenario.get("introspect"):
+        # the names Kafka Streams gives nodes, stores and internal topics (see Main.java)
+        return {"outputs": outputs, "describe": str(twin.build(config).describe()),
+                "topics": topics}
     return {"outputs": outputs}
 
 
@@ -277,7 +283,10 @@ def generate(twin: Twin, seed: int, count: int = 40, store: str = "in_memory") -
         key = None if rnd.random() < shape.null_key else rnd.choice(shape.keys)
         value = None if rnd.random() < shape.null_value else rnd.choice(shape.values)
         records.append({"topic": topic, "key": key, "value": value, "timestamp": ts})
-    return {"topology": twin.name, "store": store, "inputs": records}
+    scenario: Scenario = {"topology": twin.name, "store": store, "inputs": records}
+    if twin.introspect:
+        scenario["introspect"] = True
+    return scenario
 
 
 # ---------------------------------------------------------------------------- comparison
@@ -305,15 +314,47 @@ def fmt_scenario(scenario: Scenario) -> str:
     return "\n".join(f"  {fmt_input(i, r, topics)}" for i, r in enumerate(scenario["inputs"]))
 
 
+def normalize_describe(text: str) -> list[str]:
+    """The lines of a ``describe()`` text with each comma-separated list sorted: the stores of a
+    processor (Kafka Streams prints a ``HashSet``) and a node's successors and predecessors
+    (Kafka Streams orders them by sub-tree sizes while it is still adding them up, in its
+    ``HashMap``'s order of the node names); we compare the names and edges, not that order."""
+    def sort_list(items: str) -> str:
+        return ", ".join(sorted(items.split(", ")))
+
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"\(stores: \[(.+)\]\)", lambda m: f"(stores: [{sort_list(m[1])}])", line)
+        line = re.sub(r"^(\s*(?:-->|<--) )(.+)$", lambda m: m[1] + sort_list(m[2]), line)
+        lines.append(line)
+    return lines
+
+
+def names_diff(java: Result, python: Result) -> str | None:
+    """For introspected scenarios: None when both topologies describe the same nodes, stores
+    and topics (:func:`normalize_describe`) and wrote to the same topics (repartition topics
+    and changelogs included); otherwise a unified diff of what differs."""
+    problems = []
+    for what in ("describe", "topics"):
+        a, b = java.get(what), python.get(what)
+        a_lines = normalize_describe(a) if isinstance(a, str) else list(a or [])
+        b_lines = normalize_describe(b) if isinstance(b, str) else list(b or [])
+        if a_lines != b_lines:
+            diff = difflib.unified_diff(a_lines, b_lines, "Kafka Streams", "streams", lineterm="")
+            problems.append(f"{what} differs:\n" + "\n".join(diff))
+    return "\n".join(problems) or None
+
+
 def describe_diff(java: Result, python: Result) -> str | None:
     """None when both produced the same records (topic, key, value, timestamp, order and the
-    input after which each came out); otherwise what differs first, per topic."""
+    input after which each came out) and, for introspected scenarios, name the same nodes,
+    stores and topics (:func:`names_diff`); otherwise what differs first, per topic."""
     if "error" in java or "error" in python:
         if java == python:
             return None
         side = "Java (Kafka Streams)" if "error" in java else "Python (streams)"
         return f"{side} failed:\n{(java.get('error') or python.get('error') or '').strip()}"
-    problems = []
+    problems = [] if (names := names_diff(java, python)) is None else [names]
     jo, po = java["outputs"], python["outputs"]
     for topic in sorted(set(jo) | set(po)):
         a, b = jo.get(topic, []), po.get(topic, [])

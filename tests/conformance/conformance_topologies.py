@@ -92,6 +92,8 @@ class Twin:
     inputs: dict[str, Topic]
     outputs: dict[str, Any] = field(default_factory=lambda: {"out": S})
     windowed: bool = False  # timestamps with more disorder and jumps
+    # compare describe() and the names of every topic written (internal ones too) as well
+    introspect: bool = False
 
 
 WORDS = ("apple", "banana", "cherry", "kiwi", "fig", "date", "bb", "avocado pear", "blue berry")
@@ -110,8 +112,10 @@ TWINS: dict[str, Twin] = {}
 
 
 def twin(name: str, inputs: dict[str, Topic], long_values: bool = False,
-         windowed: bool = False) -> Callable[[Callable[[StreamsBuilder], None]], Callable[[StreamsBuilder], None]]:
-    """Register ``body(builder)`` as the twin ``name`` writing one topic ``out``."""
+         windowed: bool = False, introspect: bool = False
+         ) -> Callable[[Callable[[StreamsBuilder], None]], Callable[[StreamsBuilder], None]]:
+    """Register ``body(builder)`` as the twin ``name`` writing one topic ``out``
+    (``introspect``: compare its ``describe()`` and the topics it writes too)."""
 
     def register(body: Callable[[StreamsBuilder], None]) -> Callable[[StreamsBuilder], None]:
         def build(config: Mapping[str, Any]) -> Topology:
@@ -119,7 +123,8 @@ def twin(name: str, inputs: dict[str, Topic], long_values: bool = False,
             body(b)
             return b.build()
 
-        TWINS[name] = Twin(name, build, inputs, {"out": L if long_values else S}, windowed)
+        TWINS[name] = Twin(name, build, inputs, {"out": L if long_values else S}, windowed,
+                           introspect)
         return body
 
     return register
@@ -421,3 +426,9 @@ def _fk_join(b: StreamsBuilder) -> None:
 @twin("fk_left_join", FK_IN)
 def _fk_left_join(b: StreamsBuilder) -> None:
     out(b.table("left", SS).left_join(b.table("right", SS), fk, j).to_stream())
+
+
+# ------------------------------------------------------------------ more twins, in their own modules
+# (imported last: they register with twin() above)
+import conformance_join_options  # noqa: E402, F401  (StreamJoined, Joined, TableJoined)
+import conformance_versioned  # noqa: E402, F401  (versioned tables, join grace)

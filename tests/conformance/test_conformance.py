@@ -17,6 +17,7 @@ See docs/conformance.md; reproduce or shrink a failure with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,11 @@ from conformance_harness import (
     fmt_result,
     fmt_scenario,
     generate,
+    names_diff,
+    normalize_describe,
     run_python,
 )
-from conformance_topologies import TWINS
+from conformance_topologies import JOIN_DIFF, TWINS
 
 #: Seeds run with in-memory stores on both sides (fast), and with RocksDB stores (the default
 #: store type; Kafka Streams' driver flushes RocksDB after every record, so fewer of them).
@@ -78,11 +81,16 @@ def kafka_emits_unjoined_later(o: Observed) -> bool:
       after the same input or an earlier one;
     * the unjoined results only we emitted are ones Kafka Streams emits too, later: with a
       record far in the future appended to each input (which makes Kafka Streams scan all
-      waiting records), both sides emit the same records.
+      waiting records), both sides emit the same records, except
+    * unjoined results of ours that Kafka Streams never emits because, while it held them
+      back, a late partner joined the record (a record of the other side with the same key,
+      inside the record's join window, arriving after we emitted it): a consequence of the
+      same delay (the joined result itself is in both outputs).
     """
     java, python = o.java, o.python
-    if "error" in java or "error" in python:
+    if "error" in java or "error" in python or names_diff(java, python) is not None:
         return False
+    only_ours: list[dict[str, Any]] = []
     for topic in set(_records(java)) | set(_records(python)):
         j, p = _records(java).get(topic, []), _records(python).get(topic, [])
         if [r for r in j if not _unjoined(r)] != [r for r in p if not _unjoined(r)]:
@@ -95,11 +103,42 @@ def kafka_emits_unjoined_later(o: Observed) -> bool:
             if match is None:
                 return False
             ours.remove(match)
+        only_ours += ours
     end = max((r["timestamp"] for r in o.scenario["inputs"]), default=0) + 1000
     flushed = {**o.scenario, "inputs": [*o.scenario["inputs"], *(
         {"topic": t, "key": "~flush", "value": "flush", "timestamp": end}
         for t in ("left", "right"))]}
-    return _as_multiset(o.run_java(flushed)) == _as_multiset(run_python(flushed))
+    theirs, mine = _as_multiset(o.run_java(flushed)), _as_multiset(run_python(flushed))
+    rescued = [(repr(r["key"]), repr(r["value"]), r["timestamp"]) for r in only_ours
+               if _rescued_later(o.scenario, r)]
+    for topic in set(theirs) | set(mine):
+        extra = list(mine.get(topic, []))
+        for r in theirs.get(topic, []):
+            if r not in extra:
+                return False  # Kafka Streams emits something we never do
+            extra.remove(r)
+        for r in extra:  # ours only, even flushed: each must be a rescued one
+            if r not in rescued:
+                return False
+            rescued.remove(r)
+    return True
+
+
+#: (before, after) of the stream-stream join twins' windows (JoinWindows), for
+#: kafka_emits_unjoined_later
+JOIN_BEFORE_AFTER = {"stream_stream_left_join_asymmetric": (2, 5)}
+
+
+def _rescued_later(scenario: Scenario, r: dict[str, Any]) -> bool:
+    """Whether a record of the other side that joins the unjoined result ``r``'s record (same
+    key, inside its window) arrived after ``r`` was emitted."""
+    before, after = JOIN_BEFORE_AFTER.get(scenario["topology"], (JOIN_DIFF, JOIN_DIFF))
+    left, t = r["value"].endswith("+null"), r["timestamp"]
+    lo, hi = (t - before, t + after) if left else (t - after, t + before)
+    other = "right" if left else "left"
+    return any(i > r["input"] and x["topic"] == other and x["key"] == r["key"]
+               and x["value"] is not None and lo <= x["timestamp"] <= hi
+               for i, x in enumerate(scenario["inputs"]))
 
 
 def kafka_loses_closed_windows(o: Observed) -> bool:
@@ -114,6 +153,55 @@ def kafka_loses_closed_windows(o: Observed) -> bool:
             return False
     retained = {**o.scenario, "topology": o.scenario["topology"] + "_retained"}
     return describe_diff(o.run_java(retained), o.python) is None
+
+
+# ---- join options (StreamJoined, Joined, TableJoined): differences in names
+_JOIN_STORE_OURS = re.compile(r"^[\w.-]+-(this|other|outer-this|outer-other|left-shared|"
+                              r"outer-shared)-join-store$")
+_JOIN_STORE_KAFKA = re.compile(r"^KSTREAM-(JOINTHIS|JOINOTHER|OUTERTHIS|OUTEROTHER|OUTERSHARED)-"
+                               r"\d{10}-store$")
+
+
+def kafka_generates_join_store_names(o: Observed) -> bool:
+    """True when the outputs are the same and the names differ only in the stores of a
+    stream-stream join named by ``name`` / ``StreamJoined.with_name`` without a store name:
+    ours ``<name>-this-join-store`` (``-other-``, ``-left-shared-``, ...), Kafka Streams'
+    generated ``KSTREAM-JOINTHIS-<i>-store`` (...); with our store names replaced by Kafka
+    Streams' (paired through the processors that own them), both describe() texts and the
+    topics written (the stores' changelogs) are the same."""
+    java, python = o.java, o.python
+    if "error" in java or "error" in python or java["outputs"] != python["outputs"]:
+        return False
+    if not isinstance(java.get("describe"), str) or not isinstance(python.get("describe"), str):
+        return False
+
+    def stores(text: str) -> dict[str, list[str]]:
+        return {m[1]: m[2].split(", ") for m in re.finditer(
+            r"Processor: (\S+) \(stores: \[(.*)\]\)", text)}
+
+    ours, theirs = stores(python["describe"]), stores(java["describe"])
+    rename: dict[str, str] = {}
+    for node, names in ours.items():
+        for mine, kafka in zip(sorted(names), sorted(theirs.get(node, []))):
+            # a windowed node owns one store; a join node's are paired by kind (the shared
+            # store sorts after the other side's in both spellings)
+            if mine != kafka:
+                if not (_JOIN_STORE_OURS.match(mine) and _JOIN_STORE_KAFKA.match(kafka)):
+                    return False
+                if rename.setdefault(mine, kafka) != kafka:
+                    return False
+    if not rename or len(set(rename.values())) != len(rename):
+        return False
+
+    def renamed(text: str) -> str:
+        return re.sub(r"[\w.-]+", lambda m: rename.get(m[0], m[0]), text)
+
+    topics = [renamed(t.removeprefix("conformance-").removesuffix("-changelog"))
+              for t in python.get("topics", [])]
+    expected = [t.removeprefix("conformance-").removesuffix("-changelog")
+                for t in java.get("topics", [])]
+    return (normalize_describe(renamed(python["describe"])) == normalize_describe(
+        java["describe"]) and sorted(topics) == sorted(expected))
 
 
 @dataclass(frozen=True)
@@ -137,6 +225,12 @@ _EMIT_FINAL_RETENTION = (
     "before the emit scan reads it. We emit it (see the *_emit_final_retained twins for the "
     "strict comparison)")
 
+_NAMED_JOIN_STORES = (
+    "deliberate: a stream-stream join named with name= or StreamJoined.with_name but without a "
+    "store name names its stores (and so their changelogs) after the name, <name>-this-join-store "
+    "etc.; Kafka Streams keeps the generated KSTREAM-JOINTHIS-<i>-store names unless "
+    "StreamJoined.withStoreName is given (renaming them now would orphan existing changelogs)")
+
 KNOWN: dict[str, Known] = {
     # b@0 is emitted at stream time 10; Kafka Streams' scan then stops its clock at a@3 (the
     # last record it looked at), so at 11 it skips the scan and a@2 (closed at 5 + 3 + 2 = 10)
@@ -158,6 +252,17 @@ KNOWN: dict[str, Known] = {
         ("in", "a", "x", 9), ("in", "b", "x", 36)]),
     "session_emit_final": Known(_EMIT_FINAL_RETENTION, kafka_loses_closed_windows, [
         ("in", "a", "x", 0), ("in", "b", "x", 20)]),
+    # ---- join options (conformance_join_options.py)
+    "stream_joined_left_join": Known(_UNJOINED, kafka_emits_unjoined_later, [
+        ("left", "b", "x1", 0), ("left", "a", "x2", 2), ("left", "a", "x3", 3),
+        ("right", "c", "Y1", 10), ("right", "c", "Y2", 11)]),
+    "stream_joined_outer_join": Known(_UNJOINED, kafka_emits_unjoined_later, [
+        ("left", "b", "x1", 0), ("left", "a", "x2", 2), ("left", "a", "x3", 3),
+        ("right", "c", "Y1", 10), ("right", "c", "Y2", 11)]),
+    "stream_joined_in_memory": Known(_NAMED_JOIN_STORES, kafka_generates_join_store_names, [
+        ("left", "a", "x1", 0), ("right", "a", "Y1", 1)]),
+    "stream_joined_rekeyed_join": Known(_NAMED_JOIN_STORES, kafka_generates_join_store_names, [
+        ("left", "a", "x1", 0), ("right", "a", "Y1", 1)]),
 }
 
 
@@ -189,8 +294,11 @@ IN_MEMORY_QUIRKS: dict[str, list[tuple[str, str | None, str | None, int]]] = {
 
 
 def example_scenario(name: str, store: str = "in_memory") -> Scenario:
-    return {"topology": name, "store": store, "inputs": [
+    scenario: Scenario = {"topology": name, "store": store, "inputs": [
         {"topic": t, "key": k, "value": v, "timestamp": ts} for t, k, v, ts in KNOWN[name].example]}
+    if TWINS[name].introspect:
+        scenario["introspect"] = True
+    return scenario
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -332,6 +440,33 @@ def test_explainers_accept_only_their_difference() -> None:
     assert not unjoined_later(java, {"outputs": {"out": [{**joined, "value": "x1+Y2"},
                                                           unjoined]}})  # a joined one changed
 
+    # an unjoined result of ours that a late partner (right 'b' @5, input #5) joined while
+    # Kafka Streams still held it back: the joined result is in both outputs
+    rescue: Scenario = {"topology": "stream_stream_outer_join", "store": "in_memory", "inputs": [
+        {"topic": t, "key": k, "value": v, "timestamp": ts} for t, k, v, ts in [
+            ("left", "a", "x2", 0), ("left", "b", "x2", 3), ("left", "b", "x3", 7),
+            ("left", "a", "x3", 9), ("right", "b", "Y1", 12), ("right", "b", "Y1", 5)]]}
+    a0, b3 = _rec("a", "x2+null", 0, 3), _rec("b", "x2+null", 3, 4)
+    joins = [_rec("b", "x3+Y1", 12, 4), _rec("b", "x2+Y1", 5, 5), _rec("b", "x3+Y1", 7, 5)]
+    kafka, mine = {"outputs": {"out": [a0, *joins]}}, {"outputs": {"out": [a0, b3, *joins]}}
+
+    def without_b3(scenario: Scenario) -> Result:
+        # the "Java side" once flushed: ours without the rescued result
+        result = run_python(scenario)
+        return {"outputs": {"out": [r for r in result["outputs"]["out"]
+                                    if (r["key"], r["value"]) != ("b", "x2+null")]}}
+
+    assert kafka_emits_unjoined_later(Observed(rescue, kafka, mine, without_b3))
+    # ... but not when no partner came after it (Kafka Streams must emit it too) ...
+    early = {**rescue, "inputs": rescue["inputs"][:5]}
+    assert not kafka_emits_unjoined_later(Observed(
+        early, {"outputs": {"out": [a0, joins[0]]}}, {"outputs": {"out": [a0, b3, joins[0]]}},
+        without_b3))
+    # ... nor when Kafka Streams emits something we never do
+    assert not kafka_emits_unjoined_later(Observed(
+        rescue, kafka, mine, lambda sc: {"outputs": {"out": [
+            *without_b3(sc)["outputs"]["out"], _rec("z", "x9+null", 1, 6)]}}))
+
     w1, w2 = _rec("a@0/10", 1, 3, 5), _rec("b@0/10", 2, 4, 5)
     ours = {"outputs": {"out": [w1, w2]}}
     windows: Scenario = {"topology": "tumbling_emit_final", "store": "in_memory", "inputs": []}
@@ -344,3 +479,39 @@ def test_explainers_accept_only_their_difference() -> None:
     assert not loses({"outputs": {"out": []}}, {"outputs": {"out": [w2]}})  # not retention
     assert not loses({"outputs": {"out": [w2, w1]}})  # order
     assert not loses({"outputs": {"out": [{**w2, "value": 3}]}})  # value
+
+
+def test_join_store_name_explainer_accepts_only_that_renaming() -> None:
+    def described(this: str, other: str, changelog: str) -> Result:
+        text = (f"Topologies:\n   Sub-topology: 0\n"
+                f"    Processor: j-this-windowed (stores: [{this}])\n"
+                f"    Processor: j-this-join (stores: [{other}])\n")
+        return {"outputs": {"out": [_rec("a", "x1+Y1", 1, 1)]}, "describe": text,
+                "topics": [f"conformance-{changelog}-changelog", "out"]}
+
+    kafka = described("KSTREAM-JOINTHIS-0000000004-store", "KSTREAM-JOINOTHER-0000000005-store",
+                      "KSTREAM-JOINTHIS-0000000004-store")
+    none: Scenario = {"topology": "stream_joined_in_memory", "store": "in_memory", "inputs": []}
+
+    def explains(ours: Result) -> bool:
+        return kafka_generates_join_store_names(Observed(none, kafka, ours, run_python))
+
+    assert explains(described("j-this-join-store", "j-other-join-store", "j-this-join-store"))
+    assert not explains(kafka)  # no renaming at all
+    assert not explains(described("j-this-join-store", "j-other-join-store",
+                                  "j-other-join-store"))  # the wrong changelog
+    assert not explains(described("j-this-join-store", "j-this-join-store",
+                                  "j-this-join-store"))  # two stores made one
+    assert not explains(described("my-store", "j-other-join-store", "my-store"))  # not a join's
+    assert not explains({**described("j-this-join-store", "j-other-join-store",
+                                     "j-this-join-store"), "outputs": {"out": []}})  # outputs
+
+
+def test_normalize_describe_ignores_only_list_order() -> None:
+    a = "    Processor: p (stores: [s2, s1])\n      --> c2, c1\n      <-- q, r\n"
+    b = "    Processor: p (stores: [s1, s2])\n      --> c1, c2\n      <-- r, q\n"
+    assert normalize_describe(a) == normalize_describe(b)
+    assert normalize_describe(a) != normalize_describe(a.replace("s2", "s3"))
+    assert normalize_describe(a) != normalize_describe(a.replace("<-- q, r", "<-- q"))
+    assert names_diff({"describe": a, "topics": ["x"]}, {"describe": b, "topics": ["x"]}) is None
+    assert names_diff({"describe": a, "topics": ["x"]}, {"describe": b, "topics": ["y"]})

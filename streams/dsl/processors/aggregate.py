@@ -16,6 +16,11 @@ from streams.dsl.processors.stateless import _Base, drop_record
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
 from streams.state.timestamped import ValueAndTimestamp
+from streams.state.versioned import (
+    PUT_RETURN_CODE_NOT_PUT,
+    PUT_RETURN_CODE_VALID_TO_UNDEFINED,
+    VersionedKeyValueStore,
+)
 
 
 class _StoreBase(_Base):
@@ -101,8 +106,27 @@ class StreamReduceProcessor(_StoreBase):
             self.forward(Record(key, Change(new, old_value), ts, record.headers))
 
 
+def put_table_value(store: Any, key: Any, value: Any, timestamp: int) -> int:
+    """Write a table's new value for ``key`` (None deletes) into its timestamped or versioned
+    store, as Kafka Streams' ``KeyValueStoreWrapper``: returns the versioned store's code
+    (``PUT_RETURN_CODE_NOT_PUT`` for a version too old to keep, a ``valid_to`` for one that is
+    not the latest) or ``PUT_RETURN_CODE_VALID_TO_UNDEFINED`` (the latest: always, for a
+    timestamped store)."""
+    if isinstance(store, VersionedKeyValueStore):
+        return store.put(key, value, timestamp)
+    if value is None:
+        store.delete(key)
+    else:
+        store.put(key, ValueAndTimestamp(value, timestamp))
+    return PUT_RETURN_CODE_VALID_TO_UNDEFINED
+
+
 class TableSourceProcessor(_StoreBase):
-    """Materializes a topic (or stream) as a table: upserts, None deletes."""
+    """Materializes a topic (or stream) as a table: upserts, None deletes.
+
+    Into a versioned store (KIP-914), an out-of-order update goes into the key's history and is
+    forwarded with ``is_latest`` False; one older than the history retention is dropped (not
+    forwarded either), as in Kafka Streams."""
 
     def process(self, record: Record) -> None:
         key = record.key
@@ -112,12 +136,13 @@ class TableSourceProcessor(_StoreBase):
         old = self.store.get(key)
         old_value = None if old is None else old.value
         value = record.value
-        if value is None:
-            self.store.delete(key)
-        else:
-            self.store.put(key, ValueAndTimestamp(value, record.timestamp))
+        code = put_table_value(self.store, key, value, record.timestamp)
+        if code == PUT_RETURN_CODE_NOT_PUT:
+            return
         if self.eager:
-            self.forward(Record(key, Change(value, old_value), record.timestamp, record.headers))
+            self.forward(Record(key, Change(value, old_value,
+                                            code == PUT_RETURN_CODE_VALID_TO_UNDEFINED),
+                                record.timestamp, record.headers))
 
 
 class TableFilterProcessor(_Base):
@@ -131,13 +156,15 @@ class TableFilterProcessor(_Base):
     """
 
     def __init__(self, predicate: Callable[..., Any], with_key: bool, negate: bool,
-                 store_name: str | None, send_old: list[bool] | None = None) -> None:
+                 store_name: str | None, send_old: list[bool] | None = None,
+                 versioned_input: bool = False) -> None:
         self.predicate = predicate
         self.with_key = with_key
         self.negate = negate
         self.store_name = store_name
         self.store: Any = None
-        self.send_old = bool(send_old and send_old[0])
+        # Kafka Streams' versioned semantics forward even "nothing was, nothing is"
+        self.send_old = bool(send_old and send_old[0]) and not versioned_input
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -157,12 +184,23 @@ class TableFilterProcessor(_Base):
         old = self._keep(key, change.old)
         if self.send_old and new is None and old is None:
             return  # nothing was, nothing is, and downstream knows it from the old value
-        if self.store is not None:
-            if new is None:
-                self.store.delete(key)
-            else:
-                self.store.put(key, ValueAndTimestamp(new, record.timestamp))
-        self.forward(Record(key, Change(new, old), record.timestamp, record.headers))
+        out = materialized_change(self.store, key, new, old, record)
+        if out is not None:
+            self.forward(out)
+
+
+def materialized_change(store: Any, key: Any, new: Any, old: Any, record: Record) -> Record | None:
+    """The record a derived table forwards for ``Change(new, old)``, after writing ``new`` to
+    its ``store`` if it has one: a store decides ``is_latest`` (a timestamped store: always;
+    a versioned one: by its put); without one the input's passes on. A versioned store's
+    NOT_PUT yields None: nothing is forwarded."""
+    is_latest = record.value.is_latest
+    if store is not None:
+        code = put_table_value(store, key, new, record.timestamp)
+        if code == PUT_RETURN_CODE_NOT_PUT:
+            return None
+        is_latest = code == PUT_RETURN_CODE_VALID_TO_UNDEFINED
+    return Record(key, Change(new, old, is_latest), record.timestamp, record.headers)
 
 
 class TableMapValuesProcessor(_Base):
@@ -189,12 +227,9 @@ class TableMapValuesProcessor(_Base):
         key = record.key
         new = self._map(key, change.new)
         old = self._map(key, change.old)
-        if self.store is not None:
-            if new is None:
-                self.store.delete(key)
-            else:
-                self.store.put(key, ValueAndTimestamp(new, record.timestamp))
-        self.forward(Record(key, Change(new, old), record.timestamp, record.headers))
+        out = materialized_change(self.store, key, new, old, record)
+        if out is not None:
+            self.forward(out)
 
 
 class TableToStreamProcessor(_Base):
@@ -216,9 +251,12 @@ class TableRepartitionMapProcessor(_Base):
     otherwise the old value is retracted from its group and the new one added to its own.
     """
 
-    def __init__(self, selector: Callable[[Any, Any], Any], node: str) -> None:
+    def __init__(self, selector: Callable[[Any, Any], Any], node: str,
+                 versioned_input: bool = False) -> None:
         self.selector = selector
         self.node = node
+        #: a versioned table's out-of-order updates are history, not a change of the group
+        self.skip_not_latest = versioned_input
 
     def _select(self, key: Any, value: Any) -> tuple[Any, Any] | None:
         if value is None:
@@ -234,6 +272,8 @@ class TableRepartitionMapProcessor(_Base):
 
     def process(self, record: Record) -> None:
         change: Change = record.value
+        if self.skip_not_latest and not change.is_latest:
+            return
         ts, headers = record.timestamp, record.headers
         new = self._select(record.key, change.new)
         old = self._select(record.key, change.old)

@@ -107,8 +107,10 @@ class SubscriptionSendProcessor(_FkBase):
 
     def __init__(self, node: str, subscription_topic: str, extractor: Callable[..., Any],
                  extractor_takes_key: bool, left_join: bool, foreign_key_serde: Any,
-                 left_value_serde: Any) -> None:
+                 left_value_serde: Any, versioned_input: bool = False) -> None:
         super().__init__(node, subscription_topic)
+        #: the left table is versioned: its out-of-order updates are not joined (KIP-914)
+        self.skip_not_latest = versioned_input
         self.extractor = extractor
         self.extractor_takes_key = extractor_takes_key
         self.left_join = left_join
@@ -135,6 +137,9 @@ class SubscriptionSendProcessor(_FkBase):
             drop_record(self.context, self.node, "a table update needs a key")
             return
         change: Change = record.value
+        if self.skip_not_latest and not change.is_latest:
+            drop_record(self.context, self.node, "it is an out-of-order update of a versioned table")
+            return
         new, old = change.new, change.old
         if new is None and old is None:
             return  # deleting a row that does not exist: nothing to retract
@@ -261,11 +266,14 @@ class SubscriptionReceiveProcessor(_FkBase):
     """
 
     def __init__(self, node: str, subscription_topic: str, store_name: str,
-                 foreign_key_serde: Any, primary_key_serde: Any) -> None:
+                 foreign_key_serde: Any, primary_key_serde: Any,
+                 versioned_input: bool = False) -> None:
         super().__init__(node, subscription_topic)
         self.store_name = store_name
         self._fk_serde = foreign_key_serde
         self._pk_serde = primary_key_serde
+        #: the right table is versioned: its out-of-order updates are not joined (KIP-914)
+        self.skip_not_latest = versioned_input
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -339,11 +347,14 @@ class ForeignTableJoinProcessor(_FkBase):
     ``ForeignTableJoinProcessorSupplier``): a prefix scan of the subscription store."""
 
     def __init__(self, node: str, subscription_topic: str, store_name: str,
-                 foreign_key_serde: Any, primary_key_serde: Any) -> None:
+                 foreign_key_serde: Any, primary_key_serde: Any,
+                 versioned_input: bool = False) -> None:
         super().__init__(node, subscription_topic)
         self.store_name = store_name
         self._fk_serde = foreign_key_serde
         self._pk_serde = primary_key_serde
+        #: the right table is versioned: its out-of-order updates are not joined (KIP-914)
+        self.skip_not_latest = versioned_input
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -355,6 +366,9 @@ class ForeignTableJoinProcessor(_FkBase):
         fk = record.key
         if fk is None:
             drop_record(self.context, self.node, "a table update needs a key")
+            return
+        if self.skip_not_latest and not record.value.is_latest:
+            drop_record(self.context, self.node, "it is an out-of-order update of a versioned table")
             return
         new = record.value.new
         prefix = foreign_key_prefix(self.fk_ser(self.fk_topic, fk))

@@ -13,28 +13,40 @@ from typing import Any
 
 from streams.dsl.change import Change
 from streams.dsl.getters import GetterFactory
+from streams.dsl.processors.aggregate import materialized_change
 from streams.dsl.processors.stateless import _Base, drop_record
 from streams.processor.api import ProcessorContext
 from streams.processor.record import Record
-from streams.state.timestamped import ValueAndTimestamp
 
 
 class StreamTableJoinProcessor(_Base):
-    """KStream-KTable and KStream-GlobalKTable join (inner or left)."""
+    """KStream-KTable and KStream-GlobalKTable join (inner or left).
+
+    With a versioned table (``as_of``) a record meets the table's value as of its own
+    timestamp (KIP-914); with a grace period (``buffer``, KIP-923) records first wait in a
+    :class:`~streams.dsl.processors.join_buffer.JoinBuffer` and are joined in timestamp order
+    once stream time has passed them by the grace.
+    """
 
     def __init__(self, getter: GetterFactory, joiner: Callable[..., Any], with_key: bool,
                  left: bool, node: str,
-                 key_selector: Callable[[Any, Any], Any] | None = None) -> None:
+                 key_selector: Callable[[Any, Any], Any] | None = None, *,
+                 as_of: bool = False, buffer: str | None = None) -> None:
         self.make_getter = getter[1]
         self.joiner = joiner
         self.with_key = with_key
         self.left = left
         self.node = node
         self.key_selector = key_selector
+        self.as_of = as_of
+        self.buffer_name = buffer
+        self.buffer: Any = None
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
         self.get = self.make_getter(context)
+        if self.buffer_name is not None:
+            self.buffer = context.get_state_store(self.buffer_name)
 
     def process(self, record: Record) -> None:
         value = record.value
@@ -42,13 +54,25 @@ class StreamTableJoinProcessor(_Base):
             drop_record(self.context, self.node, "a record with a None value cannot be joined")
             return
         key = record.key if self.key_selector is None else self.key_selector(record.key, value)
+        if key is None and not self.left:
+            drop_record(self.context, self.node, "its join key is None (inner join)")
+            return
+        buffer = self.buffer
+        # a None key (left join) cannot be buffered by its key bytes: it is joined at once
+        if buffer is None or key is None or not buffer.put(record):
+            self._join(record, key)
+            return
+        for due in buffer.evict():
+            due_key = due.key if self.key_selector is None else self.key_selector(due.key,
+                                                                                  due.value)
+            self._join(due, due_key)
+
+    def _join(self, record: Record, key: Any) -> None:
+        value = record.value
         if key is None:
-            if not self.left:
-                drop_record(self.context, self.node, "its join key is None (inner join)")
-                return
             other = None
         else:
-            vt = self.get(key)
+            vt = self.get(key, record.timestamp) if self.as_of else self.get(key)
             other = None if vt is None else vt.value
             if other is None and not self.left:
                 return  # no match: an inner join emits nothing
@@ -81,12 +105,14 @@ class TableTableJoinProcessor(_Base):
     """
 
     def __init__(self, other: GetterFactory, joiner: Callable[..., Any], with_key: bool,
-                 mode: str, this_is_left: bool) -> None:
+                 mode: str, this_is_left: bool, versioned_input: bool = False) -> None:
         self.make_getter = other[1]
         self.joiner = joiner
         self.with_key = with_key
         self.mode = mode
         self.this_is_left = this_is_left
+        #: this side is a versioned table: its out-of-order updates are not joined (KIP-914)
+        self.skip_not_latest = versioned_input
 
     def init(self, context: ProcessorContext) -> None:
         super().init(context)
@@ -108,6 +134,10 @@ class TableTableJoinProcessor(_Base):
             drop_record(self.context, self.node_name(), "a table update needs a key")
             return
         change: Change = record.value
+        if self.skip_not_latest and not change.is_latest:
+            drop_record(self.context, self.node_name(),
+                        "it is an out-of-order update of a versioned table")
+            return
         vt = self.get(key)
         other = None if vt is None else vt.value
         if other is None:
@@ -142,10 +172,10 @@ class TableJoinMergeProcessor(_Base):
             self.store = context.get_state_store(self.store_name)
 
     def process(self, record: Record) -> None:
-        if self.store is not None:
-            new = record.value.new
-            if new is None:
-                self.store.delete(record.key)
-            else:
-                self.store.put(record.key, ValueAndTimestamp(new, record.timestamp))
-        self.forward(record)
+        if self.store is None:
+            self.forward(record)
+            return
+        change = record.value
+        out = materialized_change(self.store, record.key, change.new, change.old, record)
+        if out is not None:
+            self.forward(out)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import heapq
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streams.dsl.change import Change
@@ -32,15 +31,13 @@ from streams.dsl.processors.suppression_buffer_entry import (
 )
 from streams.errors import InvalidStateStoreError, StateStoreError
 from streams.state.api import (
-    ChangelogWriter,
     KeyValueBytesStore,
-    RestoreCallback,
-    StateStore,
     StateStoreContext,
     StoreBuilder,
     changelog_topic,
 )
 from streams.state.changelogging import ChangeLoggingKeyValueStore
+from streams.state.restore_hook import RestoreHookContext
 from streams.state.timestamped import SupplierStoreBuilder
 
 __all__ = ["Eviction", "SuppressionBuffer", "SuppressionBufferBuilder"]
@@ -62,47 +59,6 @@ class _Slot:
     def __init__(self, entry: BufferedEntry, size: int) -> None:
         self.entry = entry
         self.size = size
-
-
-class _RestoreHookContext:
-    """The store context handed to the inner bytes store: the same as the buffer's, except that
-    the restore callback it registers also tells the buffer to rebuild its time index."""
-
-    def __init__(self, context: StateStoreContext, on_restore: Callable[[], None]) -> None:
-        self._context = context
-        self._on_restore = on_restore
-
-    @property
-    def application_id(self) -> str:
-        return self._context.application_id
-
-    @property
-    def task_id(self) -> str:
-        return self._context.task_id
-
-    @property
-    def state_dir(self) -> Path | None:
-        return self._context.state_dir
-
-    @property
-    def changelog_writer(self) -> ChangelogWriter | None:
-        return self._context.changelog_writer
-
-    @property
-    def timestamp(self) -> int:
-        return self._context.timestamp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-    def register(self, store: StateStore, restore: RestoreCallback) -> None:
-        on_restore = self._on_restore
-
-        def restore_and_reindex(batch: list[tuple[bytes, bytes | None]]) -> None:
-            restore(batch)
-            on_restore()
-
-        self._context.register(store, restore_and_reindex)
 
 
 class SuppressionBuffer:
@@ -151,7 +107,7 @@ class SuppressionBuffer:
     def init(self, context: StateStoreContext) -> None:
         """Open the bytes store; the time index is (re)built from it on first use."""
         self._topic = changelog_topic(context.application_id, self._inner.name)
-        self._inner.init(_RestoreHookContext(context, self._mark_stale))
+        self._inner.init(RestoreHookContext(context, self._mark_stale))
         self._open = True
         self._stale = True
 

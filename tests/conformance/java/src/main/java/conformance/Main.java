@@ -31,6 +31,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
@@ -42,6 +43,10 @@ import java.util.stream.Stream;
  * {@code {"outputs": {topic: [{"key", "value", "timestamp", "input"}...]}}} (or
  * {@code {"error": text}}), or a list of those. {@code "input"} is the index of the input record
  * whose processing produced the output; {@code "store"} (default rocksdb) is the DSL store type.
+ * With {@code "introspect": true} the answer also has {@code "describe"} (the text of
+ * {@code topology.describe()}) and {@code "topics"} (the sorted names of every topic the driver
+ * wrote to: sinks, repartition topics and changelogs), to compare the names of nodes, stores
+ * and internal topics.
  * {@code --list} prints the topology names and exits.
  *
  * <p>Each scenario gets a fresh driver with record caches off, the mocked wall clock at 0 and
@@ -125,6 +130,10 @@ public final class Main {
         final Topologies.Built built = spec.build(props);
         final ObjectNode result = JSON.createObjectNode();
         final ObjectNode outputs = result.putObject("outputs");
+        final boolean introspect = scenario.has("introspect") && scenario.get("introspect").asBoolean();
+        if (introspect) {
+            result.put("describe", built.topology().describe().toString());
+        }
         try (TopologyTestDriver driver = new TopologyTestDriver(built.topology(), props, Instant.ofEpochMilli(0))) {
             final Map<String, TestInputTopic<String, String>> inputs = new HashMap<>();
             final Map<String, TestOutputTopic<String, ?>> readers = new HashMap<>();
@@ -158,6 +167,10 @@ public final class Main {
                     }
                 }
                 index++;
+            }
+            if (introspect) {
+                final ArrayNode topics = result.putArray("topics");
+                new TreeSet<>(driver.producedTopicNames()).forEach(topics::add);
             }
         }
         return result;

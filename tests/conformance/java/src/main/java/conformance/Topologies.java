@@ -85,7 +85,7 @@ final class Topologies {
     }
 
     /** A topology with one output topic "out" of String (or Long) values. */
-    private static void add(final String name, final boolean longValues, final Consumer<StreamsBuilder> body) {
+    static void add(final String name, final boolean longValues, final Consumer<StreamsBuilder> body) {
         ALL.put(name, config -> {
             // the config reaches the builder too: the DSL store type (dsl.store.suppliers.class)
             final StreamsBuilder b = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config)));
@@ -310,6 +310,10 @@ final class Topologies {
             .join(b.table("right", SS), fkExtractor, Topologies::j).toStream().to("out", Produced.with(S, S)));
         add("fk_left_join", false, b -> b.table("left", SS)
             .leftJoin(b.table("right", SS), fkExtractor, Topologies::j).toStream().to("out", Produced.with(S, S)));
+
+        // ---------------------------------------------------------------- more, in their own classes
+        JoinOptionTopologies.addAll();
+        VersionedTopologies.addAll();
     }
 
     private Topologies() {
