@@ -141,7 +141,7 @@ def wordcount_input(n: int) -> Iterator[tuple[str, str]]:
 def _producer_config(bootstrap: str) -> dict[str, Any]:
     """The plain loop's producer: the same settings the runtime's collector uses, so both pay
     for ``acks=all`` + idempotence + murmur2 partitioning alike."""
-    from streams.runtime.record_collector import PRODUCER_DEFAULTS
+    from streams.runtime.client_configs import PRODUCER_DEFAULTS
 
     return {**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap}
 

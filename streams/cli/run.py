@@ -34,6 +34,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--shutdown-timeout", type=float, default=60.0,
                    help="seconds to wait for a clean shutdown (default 60)")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="run N worker processes of the app, each its own group member with its "
+                   "own state directory <state.dir>/process-<i>, supervised: restarted on a "
+                   "crash, stopped together (default 1; docs/running.md)")
+    p.set_defaults(_parser=p)
     p.add_argument("--http", metavar="HOST:PORT",
                    help="serve store queries, /metrics, /health, /ready and /topology here "
                    "(http.listen; a bare port binds to loopback); also application.server "
@@ -80,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
+    if args.processes != 1:
+        return run_processes(args)
     try:
         topology, config = build_config(args)
         app = KafkaStreams(topology, config)
@@ -129,3 +136,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
     log.info("stopped")
     return 1 if failed.is_set() else 0
+
+
+def run_processes(args: argparse.Namespace) -> int:
+    """``--processes N``: N children of this same command, supervised (streams.cli.supervisor)."""
+    from streams.cli.supervisor import argv_of, child_argvs, supervise
+    from streams.config import StreamsConfig
+
+    if args.processes < 1:
+        log.error("could not start: --processes must be at least 1, got %d", args.processes)
+        return 1
+    try:
+        _, config = build_config(args)
+        state_dir = str(StreamsConfig(config)["state.dir"])
+    except StreamsError as exc:
+        log.error("could not start: %s", exc)
+        return 1
+    base = argv_of(args._parser, args, "run", frozenset({"processes", "state_dir", "http"}))
+    return supervise(child_argvs(base, args.processes, state_dir, args.http),
+                     args.shutdown_timeout)
