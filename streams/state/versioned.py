@@ -32,8 +32,7 @@ from typing import Any, Generic, TypeVar
 from streams.errors import StateStoreError
 from streams.serdes.base import Serde
 from streams.state.api import KeyValueBytesStore, StateStoreContext, changelog_topic
-from streams.state.changelogging import ChangeLoggingKeyValueStore
-from streams.state.restore_hook import RestoreHookContext
+from streams.state.stream_time import PersistedStreamTime
 from streams.state.typed import _TypedBase
 
 __all__ = [
@@ -54,7 +53,6 @@ PUT_RETURN_CODE_VALID_TO_UNDEFINED = -1
 PUT_RETURN_CODE_NOT_PUT = -(2**63)
 
 _ENTRY = struct.Struct(">qi")  # valid-from timestamp, value length (-1: tombstone)
-_TIME = struct.Struct(">q")
 _META_KEY = b"\x00"  # the observed stream time
 _DATA = b"\x01"  # prefix of every user key, so no user key collides with the meta key
 
@@ -157,7 +155,7 @@ class VersionedKeyValueStore(_TypedBase[K, V, KeyValueBytesStore]):
         store.get("alice", 150)      # VersionedRecord(value='admin', timestamp=100, valid_to=200)
     """
 
-    __slots__ = ("_meta_dirty", "_stale", "_stream_time", "history_retention_ms")
+    __slots__ = ("_stream_time", "history_retention_ms")
 
     #: the constants of Kafka Streams' interface, on the class as there
     PUT_RETURN_CODE_VALID_TO_UNDEFINED = PUT_RETURN_CODE_VALID_TO_UNDEFINED
@@ -171,45 +169,27 @@ class VersionedKeyValueStore(_TypedBase[K, V, KeyValueBytesStore]):
                                   f"be negative, got {history_retention_ms}")
         #: how far back in stream time versions stay readable
         self.history_retention_ms = history_retention_ms
-        self._stream_time = -(2**63)
-        self._meta_dirty = False
-        self._stale = True
+        self._stream_time = PersistedStreamTime(inner, _META_KEY)
 
     def init(self, context: StateStoreContext) -> None:
         """Open the store; its observed stream time is read back at first use, after any
         restoration."""
         self._topic = changelog_topic(context.application_id, self._inner.name)
-        self._inner.init(RestoreHookContext(context, self._mark_stale))
-        self._stale = True
-
-    def _mark_stale(self) -> None:
-        self._stale = True
+        self._stream_time.open(context)
 
     @property
     def observed_stream_time(self) -> int:
         """The largest timestamp put so far (restored with the store)."""
-        if self._stale:
-            data = self._inner.get(_META_KEY)
-            restored = _TIME.unpack(data)[0] if data else -(2**63)
-            self._stream_time = max(self._stream_time, restored) if self._meta_dirty else restored
-            self._stale = False
-        return self._stream_time
+        return self._stream_time.value
 
     def flush(self) -> None:
         """Write the observed stream time if it moved, then flush the inner stores."""
-        if self._meta_dirty:
-            self._inner.put(_META_KEY, _TIME.pack(self._stream_time))
-            self._meta_dirty = False
+        self._stream_time.flush()
         self._inner.flush()
 
     def close(self) -> None:
-        """Write the observed stream time if it moved; close the inner stores."""
-        if self._meta_dirty and self._inner.is_open:
-            # to local state only: a changelog write may no longer be possible when closing
-            local = self._inner.inner if isinstance(self._inner, ChangeLoggingKeyValueStore) \
-                else self._inner
-            local.put(_META_KEY, _TIME.pack(self._stream_time))
-            self._meta_dirty = False
+        """Keep the observed stream time locally; close the inner stores."""
+        self._stream_time.close()
         self._inner.close()
 
     def _data_key(self, key: K) -> bytes:
@@ -222,15 +202,13 @@ class VersionedKeyValueStore(_TypedBase[K, V, KeyValueBytesStore]):
         the timestamp of the next newer version otherwise, or :data:`PUT_RETURN_CODE_NOT_PUT`
         if ``timestamp`` is older than the history retention allows (it is then dropped).
         """
-        stream_time = self.observed_stream_time
+        stream_time = self._stream_time.value
         if timestamp < stream_time - self.history_retention_ms:
             log.warning("versioned store %s: skipping put of an expired version (timestamp %d "
                         "< observed stream time %d - history retention %d)", self.name,
                         timestamp, stream_time, self.history_retention_ms)
             return PUT_RETURN_CODE_NOT_PUT
-        if timestamp > stream_time:
-            self._stream_time = stream_time = timestamp
-            self._meta_dirty = True
+        stream_time = self._stream_time.advance(timestamp)
         data_key = self._data_key(key)
         vbytes = None if value is None else self._vse(self._topic, value)
         old = self._inner.get(data_key)

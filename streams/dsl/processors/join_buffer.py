@@ -31,8 +31,8 @@ from streams.errors import StateStoreError, TopologyError
 from streams.processor.record import Record
 from streams.state.api import KeyValueBytesStore, StateStoreContext, StoreBuilder, changelog_topic
 from streams.state.changelogging import ChangeLoggingKeyValueStore
-from streams.state.restore_hook import RestoreHookContext
 from streams.state.stores import Stores
+from streams.state.stream_time import PersistedStreamTime
 from streams.state.timestamped import SupplierStoreBuilder
 
 __all__ = ["JoinBuffer", "JoinBufferBuilder", "add_join_buffer"]
@@ -41,7 +41,6 @@ _TS = struct.Struct(">q")
 _SEQ = struct.Struct(">i")
 # sorts after every entry key (their first byte is a non-negative timestamp's, < 0x80)
 _META_KEY = b"\xff"
-_NO_TIME = -(2**63)
 _encode = msgspec.msgpack.encode
 _decode = msgspec.msgpack.decode
 
@@ -57,9 +56,7 @@ class JoinBuffer:
         self.grace_ms = grace_ms
         self._topic = ""
         self._seq = 0
-        self._stream_time = _NO_TIME
-        self._stale = True
-        self._dirty = False
+        self._stream_time = PersistedStreamTime(inner, _META_KEY)
 
     @property
     def name(self) -> str:
@@ -85,49 +82,30 @@ class JoinBuffer:
         """Open the entries' store; the stream time is read back at first use (after any
         restoration)."""
         self._topic = changelog_topic(context.application_id, self._inner.name)
-        self._inner.init(RestoreHookContext(context, self._mark_stale))
-        self._stale = True
-
-    def _mark_stale(self) -> None:
-        self._stale = True
+        self._stream_time.open(context)
 
     def flush(self) -> None:
         """Write the stream time if it moved; flush the entries' store."""
-        if self._dirty:
-            self._inner.put(_META_KEY, _TS.pack(self._stream_time))
-            self._dirty = False
+        self._stream_time.flush()
         self._inner.flush()
 
     def close(self) -> None:
-        """Write the stream time if it moved; close the entries' store."""
-        if self._dirty and self._inner.is_open:
-            # to local state only: a changelog write may no longer be possible when closing
-            local = self._inner.inner if isinstance(self._inner, ChangeLoggingKeyValueStore) \
-                else self._inner
-            local.put(_META_KEY, _TS.pack(self._stream_time))
-            self._dirty = False
+        """Keep the stream time locally; close the entries' store."""
+        self._stream_time.close()
         self._inner.close()
 
     @property
     def stream_time(self) -> int:
         """The largest timestamp buffered so far."""
-        if self._stale:
-            data = self._inner.get(_META_KEY)
-            restored = _TS.unpack(data)[0] if data else _NO_TIME
-            self._stream_time = max(self._stream_time, restored) if self._dirty else restored
-            self._stale = False
-        return self._stream_time
+        return self._stream_time.value
 
     def put(self, record: Record) -> bool:
         """Buffer ``record``; False (nothing buffered) if it is older than stream time minus
         the grace period, so the join must take it at once."""
-        stream_time = self.stream_time
         ts = record.timestamp
-        if stream_time - self.grace_ms > ts:
+        if self._stream_time.value - self.grace_ms > ts:
             return False
-        if ts > stream_time:
-            self._stream_time = ts
-            self._dirty = True
+        self._stream_time.advance(ts)
         key = self.key_serde.serialize(self._topic, record.key, record.headers)
         if key is None:
             raise StateStoreError(f"join buffer {self.name!r}: the key serde wrote None for "
